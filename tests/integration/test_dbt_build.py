@@ -1,0 +1,116 @@
+"""`duckae demo` end to end on a small generated warehouse in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.dbt
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _duckae(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("duckae", path=str(Path(sys.executable).parent)) or "duckae"
+    env = dict(os.environ, DBT_TARGET_PATH=str(tmp / "target"), DBT_LOG_PATH=str(tmp / "logs"))
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+    tmp = tmp_path_factory.mktemp("demo")
+    db = tmp / "warehouse.duckdb"
+    proc = _duckae("demo", "--db", str(db), "--rows", "8000", "--epochs", "6", tmp=tmp)
+    return db, proc.stdout, tmp
+
+
+def test_build_writes_every_table(demo):
+    db, out, _ = demo
+    con = duckdb.connect(str(db), read_only=True)
+    n = con.execute("SELECT count(*) FROM raw.transactions").fetchall()[0][0]
+    for table in ("fct_transaction_features", "transaction_scores", "transaction_latents"):
+        assert con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0] == n, table
+    assert con.execute(
+        "SELECT count(*) FROM main.transaction_scores WHERE score IS NULL OR is_anomaly IS NULL"
+    ).fetchall() == [(0,)]
+    k = con.execute("SELECT max(len(latent)), min(len(latent)) FROM main.transaction_latents").fetchall()
+    assert k == [(4, 4)]
+    queue = con.execute("SELECT count(*), min(review_rank), bool_and(top_feature IS NOT NULL) FROM main.review_queue").fetchall()
+    assert queue[0][0] > 0 and queue[0][1] == 1 and queue[0][2]
+    # every score row records the version that produced it, which is the production version
+    assert con.execute("SELECT DISTINCT model_version FROM main.transaction_scores").fetchall() == [(1,)]
+    con.close()
+
+
+def test_injected_anomalies_score_higher(demo):
+    db, out, _ = demo
+    con = duckdb.connect(str(db), read_only=True)
+    mean_normal, mean_anomaly = con.execute(
+        "SELECT avg(score) FILTER (WHERE NOT l.is_anomaly), avg(score) FILTER (WHERE l.is_anomaly) "
+        "FROM main.transaction_scores s JOIN raw.transaction_labels l USING (transaction_id)"
+    ).fetchall()[0]
+    assert mean_anomaly > 3 * mean_normal
+    auc = con.execute("SELECT roc_auc FROM main.eval_detection_quality WHERE anomaly_kind = 'all'").fetchall()[0][0]
+    assert auc > 0.85
+    con.close()
+    assert re.search(r"ROC-AUC 0\.\d+", out)
+    assert "Review queue" in out
+
+
+def test_second_build_does_not_retrain(demo):
+    db, _, tmp = demo
+    out = _duckae("demo", "--db", str(db), "--rows", "8000", "--epochs", "6", tmp=tmp).stdout
+    assert "reused: data and config unchanged" in out
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM duckae.model_versions").fetchall() == [(1,)]
+    assert con.execute("SELECT trained_this_run FROM main.transactions_autoencoder").fetchall() == [(False,)]
+    con.close()
+
+
+def test_macro_expands_the_recorded_feature_order(demo):
+    _, _, tmp = demo
+    compiled = (tmp / "target" / "compiled" / "duckae_demo" / "models" / "scoring" / "transaction_scores.sql").read_text()
+    assert "ae_score('transactions@1', [cast(\"log_amount\" as float), cast(\"amount_vs_customer\" as float)" in compiled
+    assert "::FLOAT[23]" in compiled
+
+
+def test_cli_train_models_promote_rollback_score(demo):
+    db, _, tmp = demo
+    out = _duckae("train", "--db", str(db), "--table", "main.fct_transaction_features",
+                  "--name", "cli_model", "--key", "transaction_id",
+                  "--exclude", "customer_id", "--epochs", "2", "--no-promote", tmp=tmp).stdout
+    assert "cli_model@1 trained" in out
+    listing = _duckae("models", "--db", str(db), tmp=tmp).stdout
+    assert "cli_model" in listing and "transactions" in listing and "production" in listing
+    assert "-> version 1" in _duckae("promote", "--db", str(db), "cli_model", tmp=tmp).stdout
+    out = _duckae("score", "--db", str(db), "--model", "cli_model", "--table",
+                  "main.fct_transaction_features", "--key", "transaction_id",
+                  "--output", "main.cli_scores", tmp=tmp).stdout
+    assert "with cli_model@1 into main.cli_scores" in out
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM main.cli_scores WHERE score IS NULL").fetchall() == [(0,)]
+    con.close()
+    proc = subprocess.run(
+        [shutil.which("duckae", path=str(Path(sys.executable).parent)) or "duckae",
+         "promote", "--db", str(db), "cli_model", "7"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "unknown version 7 of model 'cli_model'" in proc.stderr
+
+
+def test_notebook_job_runs_top_to_bottom(demo):
+    db, _, tmp = demo
+    env = dict(os.environ, DUCKAE_DB=str(db), DUCKAE_NOTEBOOK_EPOCHS="2")
+    proc = subprocess.run([sys.executable, str(REPO / "training" / "notebook.py")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"transactions@1: ROC-AUC 0\.\d+", proc.stdout)
+    assert "production -> transactions@" in proc.stdout
+    assert (db.parent / "reports" / "notebook" / "loss_curves.png").stat().st_size > 1000

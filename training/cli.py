@@ -1,0 +1,270 @@
+"""The ``duckae`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+
+from training import registry
+from training.refs import ModelRefError, first
+
+log = logging.getLogger("duckae")
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DB = os.environ.get("DUCKAE_DB", "warehouse.duckdb")
+
+
+def _connect(db: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(db, read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise click.ClickException(
+                f"{db} is open for writing in another process (DuckDB allows one writer per "
+                f"file). Close that process (a notebook, `dbt build`, another duckae) and retry.\n"
+                f"DuckDB said: {e}"
+            ) from None
+        raise click.ClickException(f"cannot open {db}: {e}") from None
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(out)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """duckae: autoencoders inside the DuckDB warehouse.
+
+    \b
+    Example:
+      duckae demo                       # build the demo warehouse end to end
+      duckae models                     # versions, aliases, thresholds
+      duckae train --table main.fct_transaction_features --name transactions \\
+                   --key transaction_id --exclude customer_id
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file.")
+@click.option("--table", required=True, help="Table or view with the features.")
+@click.option("--name", required=True, help="Registry name of the model.")
+@click.option("--features", default=None, help="Comma-separated feature columns (default: every numeric column but --key/--exclude).")
+@click.option("--exclude", default="", help="Comma-separated columns to leave out of the default feature list.")
+@click.option("--key", default=None, help="Row key column (drives the train/validation split).")
+@click.option("--family", default="vanilla", show_default=True)
+@click.option("--params", default="{}", help='Family parameters as JSON, e.g. \'{"latent_dim": 4}\'.')
+@click.option("--epochs", type=int, default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--promote/--no-promote", default=True, show_default=True)
+@click.option("--force", is_flag=True, help="Retrain even if the same data and config are registered.")
+def train(db: str, table: str, name: str, features: str | None, exclude: str, key: str | None,
+          family: str, params: str, epochs: int | None, seed: int | None, promote: bool,
+          force: bool) -> None:
+    """Train a model on a table and register it.
+
+    \b
+    Example:
+      duckae train --db warehouse.duckdb --table main.fct_transaction_features \\
+          --name transactions --key transaction_id --exclude customer_id --epochs 20
+    """
+    from training.api import infer_features
+    from training.api import train as train_model
+    from training.data import source_sql
+
+    con = _connect(db)
+    cfg: dict[str, Any] = {}
+    if epochs is not None:
+        cfg["epochs"] = epochs
+    if seed is not None:
+        cfg["seed"] = seed
+    try:
+        sql = source_sql(table)
+        feats = [f.strip() for f in features.split(",")] if features else infer_features(
+            con, sql, [c.strip() for c in exclude.split(",") if c.strip()] + ([key] if key else [])
+        )
+        result = train_model(con, name, table, feats, family=family, params=json.loads(params),
+                             train_config=cfg, key=key, promote=promote, reuse=not force)
+    except (ValueError, LookupError, duckdb.Error) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        con.close()
+    what = "trained" if result.trained else "reused (same data and config)"
+    click.echo(f"{result.ref} {what}; production is version {result.production_version}")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.argument("name", required=False)
+def models(db: str, name: str | None) -> None:
+    """List registered versions, newest first, with aliases and thresholds."""
+    con = _connect(db, read_only=Path(db).exists())
+    try:
+        rows = registry.list_versions(con, name)
+    finally:
+        con.close()
+    for r in rows:
+        m = json.loads(r.pop("metrics"))
+        r["aliases"] = ",".join(r["aliases"])
+        r["threshold"] = None if r["threshold"] is None else f"{r['threshold']:.4g}"
+        r["val_loss"] = f"{m.get('best_val_loss', float('nan')):.4g}"
+        r["created_at"] = str(r["created_at"])[:19]
+    cols = ["name", "version", "aliases", "family", "n_features", "latent_dim", "threshold",
+            "val_loss", "row_count", "created_at"]
+    click.echo(_table(rows, cols) if rows else "no models registered yet")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.argument("name")
+@click.argument("version", type=int, required=False)
+def promote(db: str, name: str, version: int | None) -> None:
+    """Point NAME's production alias at VERSION (default: the newest)."""
+    con = _connect(db)
+    try:
+        v = registry.promote(con, name, version)
+    except (ModelRefError, LookupError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        con.close()
+    click.echo(f"{name}@production -> version {v}")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.argument("name")
+def rollback(db: str, name: str) -> None:
+    """Move NAME's production alias back to the version before its last promotion."""
+    con = _connect(db)
+    try:
+        v = registry.rollback(con, name)
+    except (ModelRefError, LookupError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        con.close()
+    click.echo(f"{name}@production -> version {v}")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.option("--model", "ref", required=True, help="Model reference: name, name@7, name@latest.")
+@click.option("--table", required=True, help="Table holding the model's feature columns.")
+@click.option("--key", required=True, help="Key column copied to the output.")
+@click.option("--output", required=True, help="Table to create (replaced if it exists).")
+def score(db: str, ref: str, table: str, key: str, output: str) -> None:
+    """Score a table into OUTPUT (key, model_name, model_version, score, percentile, is_anomaly)."""
+    import udfs
+    from training.refs import quote_ident, quote_qualified
+
+    con = _connect(db)
+    try:
+        udfs.register(con)
+        name, version = registry.resolve(con, ref)
+        meta = registry.metadata(con, f"{name}@{version}")
+        pinned = f"{name}@{version}"
+        vec = "[" + ", ".join(f"CAST({quote_ident(f)} AS FLOAT)" for f in meta["feature_names"])
+        vec += f"]::FLOAT[{len(meta['feature_names'])}]"
+        t0 = time.perf_counter()
+        con.execute(
+            f"CREATE OR REPLACE TABLE {quote_qualified(output)} AS "
+            f"SELECT {quote_ident(key)}, ? AS model_name, ? AS model_version, "
+            f"ae_score(?, {vec}) AS score FROM {quote_qualified(table)}",
+            [name, version, pinned],
+        )
+        con.execute(
+            f"ALTER TABLE {quote_qualified(output)} ADD COLUMN is_anomaly BOOLEAN"
+        )
+        threshold = meta["threshold"]
+        con.execute(f"UPDATE {quote_qualified(output)} SET is_anomaly = score > ?",
+                    [float("inf") if threshold is None else threshold])
+        n = first(con.execute(f"SELECT count(*), count(*) FILTER (WHERE is_anomaly) FROM {quote_qualified(output)}"))
+    except (ModelRefError, LookupError, ValueError, duckdb.Error) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        con.close()
+    assert n is not None
+    click.echo(f"scored {n[0]} rows of {table} with {pinned} into {output} in "
+               f"{time.perf_counter() - t0:.1f}s; {n[1]} flagged")
+
+
+def _dbt(args: list[str], project_dir: Path, db: str) -> None:
+    exe = shutil.which("dbt", path=str(Path(sys.executable).parent)) or shutil.which("dbt")
+    if exe is None:
+        raise click.ClickException("dbt is not installed in this environment; run `make demo`")
+    env = dict(os.environ, DUCKAE_DB=str(Path(db).resolve()))
+    cmd = [exe, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    log.info("running %s", " ".join(cmd[:2] + args[1:]))
+    proc = subprocess.run(cmd, env=env, cwd=project_dir)
+    if proc.returncode != 0:
+        raise click.ClickException(f"`dbt {' '.join(args)}` failed (exit {proc.returncode}); see its output above")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file to build.")
+@click.option("--rows", type=int, default=200_000, show_default=True, help="Transactions to generate.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: the dbt var).")
+@click.option("--project-dir", type=click.Path(path_type=Path), default=REPO / "dbt_project",
+              show_default=True)
+def demo(db: str, rows: int, seed: int, epochs: int | None, project_dir: Path) -> None:
+    """Generate the demo data, run `dbt build` (training inside), show the review queue."""
+    from training import demo_data
+
+    t0 = time.perf_counter()
+    con = _connect(db)
+    try:
+        demo_data.load(con, demo_data.DemoConfig(n_rows=rows, seed=seed))
+    finally:
+        con.close()
+    args = ["build"]
+    if epochs is not None:
+        args += ["--vars", json.dumps({"ae_epochs": epochs})]
+    _dbt(args, project_dir, db)
+    con = _connect(db, read_only=True)
+    try:
+        queue = con.sql(
+            "SELECT review_rank, transaction_id, round(score, 2) AS score, amount, "
+            "merchant_category, channel, country, top_feature, top_feature_share "
+            "FROM main.review_queue ORDER BY review_rank LIMIT 10"
+        )
+        head = [dict(zip(queue.columns, r, strict=True)) for r in queue.fetchall()]
+        quality = con.sql("SELECT * FROM main.eval_detection_quality")
+        qrows = [dict(zip(quality.columns, r, strict=True)) for r in quality.fetchall()]
+        model = first(con.sql("SELECT model_ref, trained_this_run, threshold FROM main.transactions_autoencoder"))
+    finally:
+        con.close()
+    click.echo("\nReview queue (top 10 of main.review_queue):")
+    click.echo(_table(head, list(head[0]) if head else ["review_rank"]))
+    click.echo("\nDetection quality against the held-out labels (main.eval_detection_quality):")
+    click.echo(_table(qrows, ["anomaly_kind", "n_anomalies", "roc_auc", "recall_at_threshold",
+                              "precision_at_100", "precision_at_threshold", "n_flagged"]))
+    overall = next((r for r in qrows if r["anomaly_kind"] == "all"), None)
+    assert model is not None
+    click.echo(
+        f"\nmodel {model[0]} ({'trained this run' if model[1] else 'reused: data and config unchanged'}); "
+        f"ROC-AUC {overall['roc_auc'] if overall else 'n/a'}; {db}; {time.perf_counter() - t0:.0f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()

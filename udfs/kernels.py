@@ -1,0 +1,88 @@
+"""Batch kernels: plain typed functions from a float32 batch to outputs, free of DuckDB.
+
+Each takes a :class:`~training.artifact.TrainedModel` and a raw ``(n, d)`` float32 matrix in the
+model's feature order (NaN = missing, imputed like in training) and returns NumPy arrays. The
+same functions back the SQL functions, the bulk scorer and any other engine (a Spark pandas
+UDF, a Ray ``map_batches`` step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.artifact import TrainedModel
+
+# torch over slices of this many rows beats one call on the whole matrix (DESIGN.md).
+SLICE_ROWS = 2048
+
+
+class FeatureVectorError(ValueError):
+    """A feature vector that does not fit the model (wrong length, non-finite values)."""
+
+
+def check_matrix(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """Validate a raw batch: shape ``(n, d)`` and no ±inf (NaN/NULL mean "missing")."""
+    d = model.input_dim
+    if x.ndim != 2 or x.shape[1] != d:
+        raise FeatureVectorError(
+            f"{model.ref} expects feature vectors of length {d} "
+            f"({', '.join(model.feature_names)}), got shape {tuple(x.shape)}"
+        )
+    inf = np.isinf(x)
+    if inf.any():
+        row, col = (int(v[0]) for v in np.nonzero(inf))
+        raise FeatureVectorError(
+            f"{model.ref}: feature {model.feature_names[col]!r} is {x[row, col]} in row {row} of "
+            "the batch; infinite values cannot be scored (NULL or NaN are imputed; cap or "
+            "filter infinities first)"
+        )
+    return x
+
+
+def _forward(model: TrainedModel, x: np.ndarray, fn: str) -> np.ndarray:
+    """Run ``model.model.<fn>`` on standardized slices; returns float32 or float64 arrays."""
+    check_matrix(model, x)
+    z = model.preprocessor.transform(x)
+    method = getattr(model.model, fn)
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for i in range(0, len(z), SLICE_ROWS):
+            out.append(method(torch.from_numpy(z[i : i + SLICE_ROWS])).numpy())
+    if not out:
+        return np.empty((0,), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def score(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n,)`` float64 anomaly scores; higher is more anomalous."""
+    return _forward(model, x, "score").astype(np.float64, copy=False).reshape(len(x))
+
+
+def encode(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n, k)`` float32 latent codes."""
+    return _forward(model, x, "encode").reshape(len(x), model.latent_dim)
+
+
+def reconstruct(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n, d)`` float32 reconstructions in the input's own units."""
+    z = _forward(model, x, "reconstruct").reshape(len(x), model.input_dim)
+    return model.preprocessor.inverse_transform(z).astype(np.float32, copy=False)
+
+
+def feature_errors(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n, d)`` float32: each feature's share of the row's score (rows sum to 1)."""
+    e = _forward(model, x, "weighted_errors").reshape(len(x), model.input_dim).astype(np.float64)
+    total = e.sum(axis=1, keepdims=True)
+    shares = np.divide(e, total, out=np.full_like(e, 1.0 / max(1, e.shape[1])), where=total > 0)
+    return shares.astype(np.float32)
+
+
+def is_anomaly(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool: score above the version's threshold."""
+    return score(model, x) > model.threshold
+
+
+def percentile(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n,)`` float64 in [0, 1]: the share of the version's reference scores below each score."""
+    return model.percentile(score(model, x))
