@@ -87,7 +87,7 @@ def fit(
     """Fit a model of ``family`` on the rows of ``source`` (a table name or a relation)."""
     cfg = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(train_config)
     params = dict(params or {})
-    family_class(family)  # fail early on an unknown family
+    cls = family_class(family)  # fail early on an unknown family
     sql = source_sql(source)
     features = list(features) if features else infer_features(con, sql, [key] if key else [])
     src = FeatureSource(con, sql, features, key=key, val_fraction=cfg.val_fraction,
@@ -99,7 +99,10 @@ def fit(
     if n_train == 0:
         raise ValueError(f"the training split of {sql} is empty ({n_rows} rows, all in validation); "
                          "lower val_fraction")
-    pre = Preprocessor.fit_sql(con, src.part_sql("train"), features)
+    scaling = cfg.scaling or cls.default_scaling
+    shape = params.get("input_shape")
+    pre = Preprocessor.fit_sql(con, src.part_sql("train"), src.inputs, scaling,
+                               channels=int(shape[0]) if shape else None)
     torch.manual_seed(cfg.seed)
     model = build_model(family, params, pre.dim)
     log.info("training %s autoencoder on %d rows (%d validation), %d features",
@@ -123,6 +126,7 @@ def fit(
         data_fingerprint=fingerprint,
         row_count=n_rows,
         config_hash=config_hash(family, params, cfg.to_dict(), features),
+        input_shape=list(shape) if shape else None,
     )
     trained.params.pop("input_dim", None)
     # Latent box and reference scores: held-out rows (training rows when there are none).

@@ -50,6 +50,8 @@ class Autoencoder(nn.Module):
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[FamilyConfig]] = FamilyConfig
+    # How inputs are standardized unless the training config says otherwise.
+    default_scaling: ClassVar[str] = "feature"
     # buffers (saved with the weights)
     latent_low: torch.Tensor
     latent_high: torch.Tensor

@@ -174,6 +174,8 @@ def rollback(db: str, name: str) -> None:
 def score(db: str, ref: str, table: str, key: str, output: str) -> None:
     """Score a table into OUTPUT (key, model_name, model_version, score, percentile, is_anomaly)."""
     import udfs
+    from training.data import vector_sql
+    from training.preprocessing import Preprocessor
     from training.refs import quote_ident, quote_qualified
 
     con = _connect(db)
@@ -182,8 +184,7 @@ def score(db: str, ref: str, table: str, key: str, output: str) -> None:
         name, version = registry.resolve(con, ref)
         meta = registry.metadata(con, f"{name}@{version}")
         pinned = f"{name}@{version}"
-        vec = "[" + ", ".join(f"CAST({quote_ident(f)} AS FLOAT)" for f in meta["feature_names"])
-        vec += f"]::FLOAT[{len(meta['feature_names'])}]"
+        vec = vector_sql(Preprocessor.from_dict(meta["preprocessing"]).inputs)
         t0 = time.perf_counter()
         con.execute(
             f"CREATE OR REPLACE TABLE {quote_qualified(output)} AS "
@@ -223,17 +224,21 @@ def _dbt(args: list[str], project_dir: Path, db: str) -> None:
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file to build.")
 @click.option("--rows", type=int, default=200_000, show_default=True, help="Transactions to generate.")
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--sensor-windows", type=int, default=200, show_default=True,
+              help="Sensor windows per machine (20 machines).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the dbt var).")
 @click.option("--project-dir", type=click.Path(path_type=Path), default=REPO / "dbt_project",
               show_default=True)
-def demo(db: str, rows: int, seed: int, epochs: int | None, project_dir: Path) -> None:
+def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
+         project_dir: Path) -> None:
     """Generate the demo data, run `dbt build` (training inside), show the review queue."""
     from training import demo_data
 
     t0 = time.perf_counter()
     con = _connect(db)
     try:
-        demo_data.load(con, demo_data.DemoConfig(n_rows=rows, seed=seed))
+        sensors = demo_data.SensorConfig(windows_per_machine=sensor_windows)
+        demo_data.load(con, demo_data.DemoConfig(n_rows=rows, seed=seed, sensors=sensors))
     finally:
         con.close()
     args = ["build"]
@@ -251,6 +256,9 @@ def demo(db: str, rows: int, seed: int, epochs: int | None, project_dir: Path) -
         quality = con.sql("SELECT * FROM main.eval_detection_quality")
         qrows = [dict(zip(quality.columns, r, strict=True)) for r in quality.fetchall()]
         model = first(con.sql("SELECT model_ref, trained_this_run, threshold FROM main.transactions_autoencoder"))
+        sensor_auc = first(con.sql("SELECT roc_auc FROM main.eval_sensor_detection WHERE anomaly_kind = 'all'"))
+        denoise = first(con.sql("SELECT avg(noisy_mse), avg(denoised_mse) FROM main.digits_denoised"))
+        n_samples = first(con.sql("SELECT count(*) FROM main.digit_samples"))
     finally:
         con.close()
     click.echo("\nReview queue (top 10 of main.review_queue):")
@@ -259,7 +267,13 @@ def demo(db: str, rows: int, seed: int, epochs: int | None, project_dir: Path) -
     click.echo(_table(qrows, ["anomaly_kind", "n_anomalies", "roc_auc", "recall_at_threshold",
                               "precision_at_100", "precision_at_threshold", "n_flagged"]))
     overall = next((r for r in qrows if r["anomaly_kind"] == "all"), None)
-    assert model is not None
+    assert model is not None and sensor_auc and denoise and n_samples
+    click.echo(
+        f"\nsensor faults (main.eval_sensor_detection): ROC-AUC {sensor_auc[0]}"
+        f"\ndigits (main.digits_denoised): noisy MSE {denoise[0]:.4f} -> denoised "
+        f"{denoise[1]:.4f} ({1 - denoise[1] / denoise[0]:.0%} closer to the clean images)"
+        f"\nsynthetic digits from the VAE (main.digit_samples): {n_samples[0]} rows"
+    )
     click.echo(
         f"\nmodel {model[0]} ({'trained this run' if model[1] else 'reused: data and config unchanged'}); "
         f"ROC-AUC {overall['roc_auc'] if overall else 'n/a'}; {db}; {time.perf_counter() - t0:.0f}s"

@@ -29,6 +29,9 @@ class TrainConfig:
     # Score = mean of squared errors weighted by 1 / each feature's typical held-out error.
     # False: plain mean squared error in standardized units.
     normalize_errors: bool = True
+    # Input standardization: "feature", "channel" or "global"; None: the family's default
+    # (per feature; per channel for convolutional models).
+    scaling: str | None = None
     # None: all cores while training (DuckDB idles while torch steps).
     torch_threads: int | None = None
     # Cap on training steps per epoch (None: the whole training split each epoch).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Iterator
 from typing import Literal
 
@@ -60,9 +61,66 @@ def arrow_to_matrix(column: pa.Array | pa.ChunkedArray, dim: int) -> np.ndarray:
     return np.asarray(flat, dtype=np.float32).reshape(len(column), dim)
 
 
+@dataclasses.dataclass(frozen=True)
+class InputColumn:
+    """A source column feeding the model: a numeric scalar (``width`` None) or a numeric array
+    of ``width`` elements (an image or a sequence window stored as ``FLOAT[]``)."""
+
+    name: str
+    width: int | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        if self.width is None:
+            return [self.name]
+        return [f"{self.name}[{i}]" for i in range(1, self.width + 1)]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "width": self.width}
+
+
+def vector_sql(columns: list[InputColumn]) -> str:
+    """SQL for the model's input vector, ``FLOAT[d]``, in the recorded order.
+
+    Scalars become ``[CAST(a AS FLOAT), ...]``; array columns are concatenated as they are.
+    """
+    parts: list[str] = []
+    scalars: list[str] = []
+    for c in columns:
+        if c.width is None:
+            scalars.append(f"CAST({quote_ident(c.name)} AS FLOAT)")
+            continue
+        if scalars:
+            parts.append(f"[{', '.join(scalars)}]")
+            scalars = []
+        parts.append(f"CAST({quote_ident(c.name)} AS FLOAT[])")
+    if scalars:
+        parts.append(f"[{', '.join(scalars)}]")
+    dim = sum(len(c.feature_names) for c in columns)
+    body = parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
+    return f"CAST({body} AS FLOAT[{dim}])"
+
+
+def _is_numeric(type_name: str) -> bool:
+    t = type_name.upper()
+    return t in NUMERIC_TYPES or t.startswith("DECIMAL")
+
+
+def _array_element(type_name: str) -> tuple[str, int | None] | None:
+    """``FLOAT[64]`` -> (``FLOAT``, 64); ``DOUBLE[]`` -> (``DOUBLE``, None); else None."""
+    m = re.fullmatch(r"(.+)\[(\d*)\]", type_name.strip())
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)) if m.group(2) else None
+
+
 @dataclasses.dataclass
 class FeatureSource:
-    """Rows of ``sql`` with the numeric ``features``; ``key`` (optional) drives the split."""
+    """Rows of ``sql`` with the numeric ``features``; ``key`` (optional) drives the split.
+
+    ``features`` names source columns: numeric scalars, or numeric arrays of a fixed length
+    (every row the same), which contribute one model input per element.
+    """
 
     con: duckdb.DuckDBPyConnection
     sql: str
@@ -70,52 +128,83 @@ class FeatureSource:
     key: str | None = None
     val_fraction: float = 0.1
     split_seed: int = 0
+    inputs: list[InputColumn] = dataclasses.field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.features:
             raise ValueError("the feature list is empty: name at least one numeric column")
+        if len(set(self.features)) != len(self.features):
+            dupes = sorted({f for f in self.features if self.features.count(f) > 1})
+            raise ValueError(f"feature column(s) {dupes} are listed more than once")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        self.check_columns()
+        self.inputs = self.check_columns()
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [n for c in self.inputs for n in c.feature_names]
 
     @property
     def dim(self) -> int:
-        return len(self.features)
+        return len(self.feature_names)
 
     def columns(self) -> dict[str, str]:
         rel = self.con.sql(f"SELECT * FROM ({self.sql}) AS src LIMIT 0")
         return {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
 
-    def check_columns(self) -> None:
+    def check_columns(self) -> list[InputColumn]:
         cols = self.columns()
         missing = [f for f in self.features if f not in cols]
         if missing:
             raise ValueError(
                 f"feature column(s) {missing} are not in the source; it has {sorted(cols)}"
             )
-        bad = {f: cols[f] for f in self.features if cols[f].upper() not in NUMERIC_TYPES
-               and not cols[f].upper().startswith("DECIMAL")}
-        if bad:
-            raise ValueError(
-                f"feature column(s) must be numeric, got {bad}; encode categories as numbers "
-                "in a dbt feature model first"
-            )
         if self.key is not None and self.key not in cols:
             raise ValueError(f"key column {self.key!r} is not in the source; it has {sorted(cols)}")
+        inputs, bad = [], {}
+        for f in self.features:
+            quote_ident(f, "feature column")
+            array = _array_element(cols[f])
+            if array is None:
+                if _is_numeric(cols[f]):
+                    inputs.append(InputColumn(f))
+                else:
+                    bad[f] = cols[f]
+                continue
+            element, width = array
+            if not _is_numeric(element):
+                bad[f] = cols[f]
+                continue
+            if width is None:
+                got = first(self.con.execute(
+                    f"SELECT min(len({quote_ident(f)})), max(len({quote_ident(f)})) "
+                    f"FROM ({self.sql}) AS src"
+                ))
+                lo, hi = got if got else (None, None)
+                if lo is None or lo != hi or lo == 0:
+                    raise ValueError(
+                        f"array feature column {f!r} must have the same, non-zero length in "
+                        f"every row; its lengths range from {lo} to {hi}"
+                    )
+                width = int(lo)
+            inputs.append(InputColumn(f, width))
+        if bad:
+            raise ValueError(
+                f"feature column(s) must be numeric or numeric arrays, got {bad}; encode "
+                "categories as numbers in a dbt feature model first"
+            )
+        return inputs
 
     # -- SQL pieces ---------------------------------------------------------------------------------
     def vector_sql(self) -> str:
-        """``[f1, f2, ...]::FLOAT[d]`` in the recorded feature order."""
-        cols = ", ".join(f"CAST({quote_ident(f)} AS FLOAT)" for f in self.features)
-        return f"[{cols}]::FLOAT[{self.dim}]"
+        """The ``FLOAT[d]`` input vector in the recorded feature order."""
+        return vector_sql(self.inputs)
 
     def _hash_sql(self) -> str:
         if self.key is not None:
             what = f"CAST({quote_ident(self.key)} AS VARCHAR)"
         else:
-            what = "concat_ws('|', " + ", ".join(
-                f"CAST({quote_ident(f)} AS VARCHAR)" for f in self.features
-            ) + ")"
+            what = f"CAST({self.vector_sql()} AS VARCHAR)"
         # A stable hash of the key and the seed; `hash()` is stable within a DuckDB version.
         return f"hash({what}, {int(self.split_seed)})"
 
@@ -143,14 +232,16 @@ class FeatureSource:
         ))
         assert row is not None
         digest = hashlib.sha256(
-            f"{row[0]}|{row[1]}|{row[2]}|{','.join(self.features)}|{self.key}".encode()
+            f"{row[0]}|{row[1]}|{row[2]}|{','.join(self.feature_names)}|{self.key}".encode()
         ).hexdigest()[:32]
         return int(row[0]), digest
 
     # -- streaming ------------------------------------------------------------------------------
     def read(self, part: Part = "all", batch_rows: int = 65_536) -> Iterator[np.ndarray]:
         """Yield raw float32 ``(n, d)`` matrices (NaN where NULL) in storage order."""
-        query = f"SELECT {self.vector_sql()} AS x FROM ({self.part_sql(part)}) AS p"
+        # A NULL array makes the whole vector NULL: such rows carry nothing to learn from.
+        query = (f"SELECT x FROM (SELECT {self.vector_sql()} AS x FROM ({self.part_sql(part)}) "
+                 "AS p) WHERE x IS NOT NULL")
         reader = self.con.sql(query).to_arrow_reader(batch_rows)
         for batch in reader:
             if batch.num_rows:

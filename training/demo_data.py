@@ -22,11 +22,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from training.demo_sensors import SensorConfig
+
+__all__ = ["DemoConfig", "SensorConfig", "generate", "load"]
 from training.refs import first
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CATEGORIES = ["grocery", "restaurant", "fuel", "retail", "travel", "electronics", "digital",
               "pharmacy"]
 CATEGORY_AMOUNT = np.array([1.0, 0.8, 1.3, 1.6, 5.0, 4.0, 0.35, 0.6])
@@ -66,6 +69,7 @@ class DemoConfig:
     share_extreme: float = 0.4
     share_combination: float = 0.35
     share_burst: float = 0.25
+    sensors: SensorConfig = dataclasses.field(default_factory=SensorConfig)
 
 
 def _customers(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -188,8 +192,28 @@ def generate(cfg: DemoConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     return customers, tx, labels
 
 
+RAW_TABLES = ("customers", "transactions", "transaction_labels", "sensor_readings",
+              "sensor_labels", "digits")
+
+
+def frames(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
+    """Every raw table of the demo warehouse, by name."""
+    from training import demo_digits, demo_sensors
+
+    customers, tx, labels = generate(cfg)
+    readings, sensor_labels = demo_sensors.generate(cfg.sensors)
+    return {
+        "customers": customers,
+        "transactions": tx,
+        "transaction_labels": labels,
+        "sensor_readings": readings,
+        "sensor_labels": sensor_labels,
+        "digits": demo_digits.generate(cfg.seed),
+    }
+
+
 def load(con: duckdb.DuckDBPyConnection, cfg: DemoConfig, force: bool = False) -> bool:
-    """Write ``raw.customers``, ``raw.transactions``, ``raw.transaction_labels``.
+    """Write the raw tables (transactions, sensors, digits and their labels) in one transaction.
 
     Skips the work (returns False) when the tables already hold this exact configuration.
     """
@@ -201,16 +225,16 @@ def load(con: duckdb.DuckDBPyConnection, cfg: DemoConfig, force: bool = False) -
     ))
     tables = first(con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name IN "
-        "('customers', 'transactions', 'transaction_labels')"
+        f"({', '.join(repr(t) for t in RAW_TABLES)})"
     ))
-    if not force and have and have[0] and tables and tables[0] == 3:
+    if not force and have and have[0] and tables and tables[0] == len(RAW_TABLES):
         log.info("demo data already generated for %s; skipping", stamp)
         return False
-    customers, tx, labels = generate(cfg)
+    data = frames(cfg)
     cur = con.cursor()
     cur.execute("BEGIN TRANSACTION")
     try:
-        for name, df in (("customers", customers), ("transactions", tx), ("transaction_labels", labels)):
+        for name, df in data.items():
             cur.register("_df", df)
             cur.execute(f"CREATE OR REPLACE TABLE raw.{name} AS SELECT * FROM _df")
             cur.unregister("_df")
@@ -222,8 +246,12 @@ def load(con: duckdb.DuckDBPyConnection, cfg: DemoConfig, force: bool = False) -
         raise
     finally:
         cur.close()
+    labels = data["transaction_labels"]
     log.info(
-        "generated %d transactions (%d anomalies) for %d customers",
-        len(tx), int(labels["is_anomaly"].sum()), len(customers),
+        "generated %d transactions (%d anomalies) for %d customers, %d sensor readings "
+        "(%d faulty windows), %d digits",
+        len(data["transactions"]), int(labels["is_anomaly"].sum()), len(data["customers"]),
+        len(data["sensor_readings"]), int(data["sensor_labels"]["is_fault"].sum()),
+        len(data["digits"]),
     )
     return True

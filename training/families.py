@@ -1,3 +1,10 @@
 """Imports every built-in family so that it registers itself in ``training.base.FAMILIES``."""
 
-from training import vanilla  # noqa: F401
+from training import (  # noqa: F401
+    contractive,
+    convolutional,
+    denoising,
+    sparse,
+    vanilla,
+    variational,
+)

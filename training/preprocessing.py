@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from training.data import InputColumn
 from training.refs import first, quote_ident
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ class Preprocessor:
     scales: list[float]
     missing_rate: list[float] = dataclasses.field(default_factory=list)
     constant_features: list[str] = dataclasses.field(default_factory=list)
+    # The source columns behind the features, [{"name", "width"}]; width None for scalars.
+    input_columns: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    scaling: str = "feature"
 
     @property
     def dim(self) -> int:
@@ -42,50 +46,60 @@ class Preprocessor:
     # -- fitting --------------------------------------------------------------------------------
     @classmethod
     def fit_sql(
-        cls, con: duckdb.DuckDBPyConnection, source_sql: str, features: list[str]
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        source_sql: str,
+        features: list[str] | list[InputColumn],
+        scaling: str = "feature",
+        channels: int | None = None,
     ) -> Preprocessor:
-        """Fit from an aggregate over ``source_sql`` (a SELECT or a quoted table name)."""
-        if not features:
+        """Fit from aggregates over ``source_sql`` (a SELECT or a quoted table name).
+
+        ``scaling``: ``feature`` (each input its own mean and scale), ``channel`` (inputs split
+        into ``channels`` equal channel-major groups sharing one: sensors, image channels) or
+        ``global`` (one mean and scale for all inputs: pixels).
+        """
+        inputs = [f if isinstance(f, InputColumn) else InputColumn(f) for f in features]
+        if not inputs:
             raise ValueError("no features to fit: the feature list is empty")
-        aggs = []
-        for f in features:
-            q = quote_ident(f, "feature column")
-            v = f"CAST({q} AS DOUBLE)"
-            # NaN counts as missing, like NULL.
-            v = f"CASE WHEN isnan({v}) THEN NULL ELSE {v} END"
-            aggs += [f"avg({v})", f"stddev_pop({v})", f"count({v})"]
-        row = first(con.execute(f"SELECT count(*), {', '.join(aggs)} FROM ({source_sql}) AS src"))
-        assert row is not None
-        n = int(row[0])
-        if n == 0:
+        stats = _scalar_stats(con, source_sql, [c.name for c in inputs if c.width is None])
+        for c in inputs:
+            if c.width is not None:
+                stats.update(_array_stats(con, source_sql, c))
+        names = [n for c in inputs for n in c.feature_names]
+        n_rows = max((st[3] for st in stats.values()), default=0)
+        if n_rows == 0:
             raise ValueError("cannot fit preprocessing: the training rows are empty")
-        means, scales, missing, constant = [], [], [], []
-        all_null = []
-        for i, f in enumerate(features):
-            mean, std, count = row[1 + 3 * i : 4 + 3 * i]
-            if count == 0:
-                all_null.append(f)
-                continue
-            if not np.isfinite(mean) or not np.isfinite(std):
-                raise ValueError(
-                    f"feature {f!r} has non-finite values (inf) in the training rows; "
-                    "filter or cap them before training"
-                )
-            means.append(float(mean))
-            if std is None or std < 1e-12:
-                constant.append(f)
-                scales.append(1.0)
-            else:
-                scales.append(float(std))
-            missing.append(1.0 - count / n)
+        all_null = [n for n in names if stats[n][2] == 0]
         if all_null:
+            shown = all_null if len(all_null) <= 10 else all_null[:10] + ["..."]
             raise ValueError(
-                f"feature column(s) {all_null} are NULL in every training row; "
+                f"feature column(s) {shown} are NULL in every training row; "
                 "drop them from the feature list"
             )
-        if constant:
-            log.warning("constant feature(s) %s carry no information; kept with scale 1", constant)
-        return cls(list(features), means, scales, missing, constant)
+        mean = np.array([stats[n][0] for n in names], dtype=np.float64)
+        std = np.array([stats[n][1] or 0.0 for n in names], dtype=np.float64)
+        count = np.array([stats[n][2] for n in names], dtype=np.float64)
+        total = np.array([stats[n][3] for n in names], dtype=np.float64)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            bad = [n for n, m, sd in zip(names, mean, std, strict=True)
+                   if not (np.isfinite(m) and np.isfinite(sd))]
+            raise ValueError(
+                f"feature(s) {bad[:10]} have non-finite values (inf) in the training rows; "
+                "filter or cap them before training"
+            )
+        groups = _groups(len(names), scaling, channels)
+        if groups is not None:
+            mean, std = _pooled(mean, std, count, groups)
+        constant = [n for n, sd in zip(names, std, strict=True) if sd < 1e-12]
+        scales = np.where(std < 1e-12, 1.0, std)
+        if constant and scaling == "feature":
+            shown = constant if len(constant) <= 10 else constant[:10] + ["..."]
+            log.warning("constant feature(s) %s carry no information; kept with scale 1", shown)
+        return cls(
+            names, mean.tolist(), scales.tolist(), (1.0 - count / total).tolist(), constant,
+            [c.to_dict() for c in inputs], scaling,
+        )
 
     # -- applying -------------------------------------------------------------------------------
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -109,7 +123,16 @@ class Preprocessor:
             "scales": self.scales,
             "missing_rate": self.missing_rate,
             "constant_features": self.constant_features,
+            "input_columns": self.inputs_or_default(),
+            "scaling": self.scaling,
         }
+
+    def inputs_or_default(self) -> list[dict[str, Any]]:
+        return self.input_columns or [{"name": n, "width": None} for n in self.feature_names]
+
+    @property
+    def inputs(self) -> list[InputColumn]:
+        return [InputColumn(c["name"], c["width"]) for c in self.inputs_or_default()]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
@@ -119,4 +142,78 @@ class Preprocessor:
             scales=[float(v) for v in d["scales"]],
             missing_rate=[float(v) for v in d.get("missing_rate", [])],
             constant_features=list(d.get("constant_features", [])),
+            input_columns=list(d.get("input_columns", [])),
+            scaling=str(d.get("scaling", "feature")),
         )
+
+
+def _clean(v: str) -> str:
+    # NaN counts as missing, like NULL.
+    return f"CASE WHEN isnan(CAST({v} AS DOUBLE)) THEN NULL ELSE CAST({v} AS DOUBLE) END"
+
+
+Stats = dict[str, tuple[float, float, int, int]]  # name -> (mean, std, non-null count, rows)
+
+
+def _scalar_stats(con: duckdb.DuckDBPyConnection, source_sql: str, columns: list[str]) -> Stats:
+    if not columns:
+        return {}
+    aggs = []
+    for c in columns:
+        v = _clean(quote_ident(c, "feature column"))
+        aggs += [f"avg({v})", f"stddev_pop({v})", f"count({v})"]
+    row = first(con.execute(f"SELECT count(*), {', '.join(aggs)} FROM ({source_sql}) AS src"))
+    assert row is not None
+    n = int(row[0])
+    return {
+        c: (row[1 + 3 * i] if row[1 + 3 * i] is not None else 0.0, row[2 + 3 * i] or 0.0,
+            int(row[3 + 3 * i]), n)
+        for i, c in enumerate(columns)
+    }
+
+
+def _array_stats(con: duckdb.DuckDBPyConnection, source_sql: str, col: InputColumn) -> Stats:
+    """Per-element statistics of an array column, computed by unnesting in DuckDB."""
+    q = quote_ident(col.name, "feature column")
+    rows = con.execute(
+        f"""SELECT i, avg(v), stddev_pop(v), count(v), count(*) FROM (
+                SELECT {_clean("e")} AS v, i FROM (
+                    SELECT unnest(CAST({q} AS DOUBLE[])) AS e,
+                           generate_subscripts(CAST({q} AS DOUBLE[]), 1) AS i
+                    FROM ({source_sql}) AS src WHERE {q} IS NOT NULL))
+            GROUP BY i ORDER BY i"""
+    ).fetchall()
+    names = col.feature_names
+    out: Stats = {n: (0.0, 0.0, 0, 0) for n in names}
+    for i, mean, std, count, total in rows:
+        if 1 <= i <= len(names):
+            out[names[i - 1]] = (mean if mean is not None else 0.0, std or 0.0, int(count), int(total))
+    return out
+
+
+def _groups(d: int, scaling: str, channels: int | None) -> np.ndarray | None:
+    if scaling == "feature":
+        return None
+    if scaling == "global":
+        return np.zeros(d, dtype=np.int64)
+    if scaling == "channel":
+        if not channels or d % channels:
+            raise ValueError(
+                f"channel scaling needs the number of channels dividing the {d} inputs; "
+                f"got channels={channels}"
+            )
+        return np.repeat(np.arange(channels), d // channels)
+    raise ValueError(f"unknown scaling {scaling!r}; expected 'feature', 'channel' or 'global'")
+
+
+def _pooled(mean: np.ndarray, std: np.ndarray, count: np.ndarray,
+            groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each group of inputs, pooled from per-input statistics."""
+    out_mean, out_std = np.empty_like(mean), np.empty_like(std)
+    for g in np.unique(groups):
+        m = groups == g
+        w = count[m] / max(count[m].sum(), 1.0)
+        gm = float((w * mean[m]).sum())
+        gv = float((w * (std[m] ** 2 + (mean[m] - gm) ** 2)).sum())
+        out_mean[m], out_std[m] = gm, np.sqrt(gv)
+    return out_mean, out_std

@@ -11,7 +11,7 @@ import duckdb
 import torch
 
 from training.refs import first
-from udfs.functions import FLOAT_LIST, FUNCTIONS, make_udf
+from udfs.functions import FUNCTIONS
 from udfs.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,14 @@ def register(
     """
     _set_threads(con, duckdb_threads)
     store = ModelStore(con, alias_ttl_s=alias_ttl_s)
-    for name, (kernel, to_arrow, returns) in FUNCTIONS.items():
+    for name, fn in FUNCTIONS.items():
         with contextlib.suppress(duckdb.InvalidInputException, duckdb.CatalogException):
             con.remove_function(name)
         con.create_function(  # type: ignore[call-overload]
             name,
-            make_udf(store, kernel, to_arrow),
-            [duckdb.sqltype("VARCHAR"), FLOAT_LIST],
-            returns,
+            fn.udf(store),
+            [duckdb.sqltype("VARCHAR"), fn.arg_type],
+            fn.returns,
             type="arrow",
             side_effects=False,
         )

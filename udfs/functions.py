@@ -8,6 +8,7 @@ runs the kernel and returns an Arrow array.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -32,9 +33,10 @@ def _single(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col
 
 
-def vectors_to_matrix(model: TrainedModel, vectors: pa.Array) -> np.ndarray:
-    """A ``FLOAT[]`` Arrow column -> float32 ``(n, d)``; every list must have length ``d``."""
-    d = model.input_dim
+def vectors_to_matrix(model: TrainedModel, vectors: pa.Array, latent: bool = False) -> np.ndarray:
+    """A ``FLOAT[]`` Arrow column -> float32 ``(n, d)``; every list must have length ``d``
+    (the model's input width, or its code size when ``latent``)."""
+    d = model.latent_dim if latent else model.input_dim
     if pa.types.is_fixed_size_list(vectors.type):
         lengths_ok = vectors.type.list_size == d
         bad_len = vectors.type.list_size
@@ -44,11 +46,16 @@ def vectors_to_matrix(model: TrainedModel, vectors: pa.Array) -> np.ndarray:
         lengths_ok = lo.as_py() == d and hi.as_py() == d
         bad_len = hi.as_py() if hi.as_py() != d else lo.as_py()
     if not lengths_ok:
+        if latent:
+            raise FeatureVectorError(
+                f"{model.ref} decodes latent codes of length {d}, got a code of length {bad_len}"
+            )
+        names = model.feature_names
+        shown = ", ".join(names) if len(names) <= 30 else ", ".join(names[:30]) + ", ..."
         raise FeatureVectorError(
-            f"{model.ref} expects feature vectors of length {d} "
-            f"[{', '.join(model.feature_names)}], got a vector of length {bad_len}; build the "
-            f"vector with the dbt macro ae_features('{model.name}') so it follows the model's "
-            "recorded feature order"
+            f"{model.ref} expects feature vectors of length {d} [{shown}], got a vector of "
+            f"length {bad_len}; build the vector with the dbt macro ae_features('{model.name}') "
+            "so it follows the model's recorded feature order"
         )
     return arrow_to_matrix(vectors, d)
 
@@ -59,8 +66,6 @@ def _list_array(values: np.ndarray) -> pa.Array:
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1).astype(np.float32)))
 
-
-Kernel = Callable[[TrainedModel, np.ndarray], np.ndarray]
 
 
 def _by_model(
@@ -83,21 +88,41 @@ def _by_model(
     return pa.concat_arrays(parts).take(pa.array(inverse))
 
 
-def make_udf(store: ModelStore, kernel: Kernel, arrow: Callable[[np.ndarray], pa.Array]):
-    def run(model: TrainedModel, vectors: pa.Array) -> pa.Array:
-        return arrow(kernel(model, vectors_to_matrix(model, vectors)))
+@dataclasses.dataclass(frozen=True)
+class SqlFunction:
+    """``name(model VARCHAR, arg) -> returns``: ``kernel`` over the batch, ``to_arrow`` on the way
+    out. ``arg`` is the feature vector, a latent code (``decode``) or a seed (``sample``)."""
 
-    def udf(models: pa.ChunkedArray, vectors: pa.ChunkedArray) -> pa.Array:
-        return _by_model(store, _single(models), run, _single(vectors))
+    kernel: Callable[[TrainedModel, np.ndarray], np.ndarray]
+    to_arrow: Callable[[np.ndarray], pa.Array]
+    returns: Any
+    arg: str = "features"  # "features" | "latent" | "seed"
 
-    return udf
+    @property
+    def arg_type(self) -> Any:
+        return st.BIGINT if self.arg == "seed" else FLOAT_LIST
+
+    def udf(self, store: ModelStore) -> Callable[[pa.ChunkedArray, pa.ChunkedArray], pa.Array]:
+        def run(model: TrainedModel, args: pa.Array) -> pa.Array:
+            if self.arg == "seed":
+                x = np.asarray(args.to_numpy(zero_copy_only=False), dtype=np.int64)
+            else:
+                x = vectors_to_matrix(model, args, latent=self.arg == "latent")
+            return self.to_arrow(self.kernel(model, x))
+
+        def udf(models: pa.ChunkedArray, args: pa.ChunkedArray) -> pa.Array:
+            return _by_model(store, _single(models), run, _single(args))
+
+        return udf
 
 
-FUNCTIONS: dict[str, tuple[Kernel, Callable[[np.ndarray], pa.Array], Any]] = {
-    "ae_score": (kernels.score, pa.array, st.DOUBLE),
-    "ae_encode": (kernels.encode, _list_array, FLOAT_LIST),
-    "ae_reconstruct": (kernels.reconstruct, _list_array, FLOAT_LIST),
-    "ae_feature_errors": (kernels.feature_errors, _list_array, FLOAT_LIST),
-    "ae_is_anomaly": (kernels.is_anomaly, pa.array, st.BOOLEAN),
-    "ae_percentile": (kernels.percentile, pa.array, st.DOUBLE),
+FUNCTIONS: dict[str, SqlFunction] = {
+    "ae_score": SqlFunction(kernels.score, pa.array, st.DOUBLE),
+    "ae_encode": SqlFunction(kernels.encode, _list_array, FLOAT_LIST),
+    "ae_reconstruct": SqlFunction(kernels.reconstruct, _list_array, FLOAT_LIST),
+    "ae_feature_errors": SqlFunction(kernels.feature_errors, _list_array, FLOAT_LIST),
+    "ae_is_anomaly": SqlFunction(kernels.is_anomaly, pa.array, st.BOOLEAN),
+    "ae_percentile": SqlFunction(kernels.percentile, pa.array, st.DOUBLE),
+    "ae_decode": SqlFunction(kernels.decode, _list_array, FLOAT_LIST, arg="latent"),
+    "ae_sample": SqlFunction(kernels.sample, _list_array, FLOAT_LIST, arg="seed"),
 }

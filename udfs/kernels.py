@@ -86,3 +86,38 @@ def is_anomaly(model: TrainedModel, x: np.ndarray) -> np.ndarray:
 def percentile(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     """``(n,)`` float64 in [0, 1]: the share of the version's reference scores below each score."""
     return model.percentile(score(model, x))
+
+
+def decode(model: TrainedModel, z: np.ndarray) -> np.ndarray:
+    """``(n, k)`` latent codes -> ``(n, d)`` float32 decoded rows in the input's units."""
+    z = np.array(z, dtype=np.float32)  # a writable copy: Arrow buffers are read-only
+    if not np.isfinite(z).all():
+        raise FeatureVectorError(f"{model.ref}: latent codes must be finite (no NULL, NaN or inf)")
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(z), SLICE_ROWS):
+            out.append(model.model.decode(torch.from_numpy(z[i : i + SLICE_ROWS])).numpy())
+    dec = np.concatenate(out) if out else np.empty((0, model.input_dim), dtype=np.float32)
+    return model.preprocessor.inverse_transform(dec).astype(np.float32, copy=False)
+
+
+def sample(model: TrainedModel, seeds: np.ndarray) -> np.ndarray:
+    """One generated row per seed, ``(n, d)`` float32 in the input's units.
+
+    The same seed always gives the same row (a generator seeded per row, independent of the
+    batch it arrives in). Only generative families (the variational one) can sample.
+    """
+    sampler = getattr(model.model, "sample", None)
+    if sampler is None:
+        raise FeatureVectorError(
+            f"{model.ref} is a {model.family} autoencoder and cannot generate; ae_sample needs "
+            "a variational model (family 'variational')"
+        )
+    rows = []
+    gen = torch.Generator()
+    with torch.inference_mode():
+        for seed in seeds.tolist():
+            gen.manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+            rows.append(sampler(1, gen))
+    out = torch.cat(rows).numpy() if rows else np.empty((0, model.input_dim), dtype=np.float32)
+    return model.preprocessor.inverse_transform(out).astype(np.float32, copy=False)

@@ -19,7 +19,7 @@
     {{ exceptions.raise_compiler_error("duckae: invalid model name '" ~ name ~ "': use letters, digits and '_'") }}
   {% endif %}
   {% if not execute %}
-    {{ return({'ref': name, 'name': name, 'version': 0, 'features': ['__parse_only__'], 'threshold': 0, 'latent_dim': 1}) }}
+    {{ return({'ref': name, 'name': name, 'version': 0, 'features': ['__parse_only__'], 'inputs': [], 'threshold': 0, 'latent_dim': 1, 'input_shape': none}) }}
   {% endif %}
   {% set query %}
     with versions as (
@@ -32,7 +32,8 @@
             (select max(version) from versions)
         ) as version
     )
-    select versions.version, versions.feature_names, versions.threshold, versions.latent_dim
+    select versions.version, versions.feature_names, versions.threshold, versions.latent_dim,
+           versions.preprocessing, versions.input_shape
     from versions inner join chosen using (version)
   {% endset %}
   {% set result = run_query(query) %}
@@ -42,13 +43,16 @@
   {% set row = result.rows[0] %}
   {# DuckDB lists arrive as Python lists or as their JSON text, depending on the adapter #}
   {% set features = fromjson(row[1]) if row[1] is string else row[1] | list %}
+  {% set inputs = fromjson(row[4]).get('input_columns') or [] %}
   {{ return({
       'ref': name ~ '@' ~ row[0],
       'name': name,
       'version': row[0],
       'features': features,
+      'inputs': inputs,
       'threshold': row[2],
       'latent_dim': row[3],
+      'input_shape': row[5],
   }) }}
 {% endmacro %}
 
@@ -57,7 +61,27 @@
 {%- endmacro %}
 
 {% macro ae_features(name) -%}
-  {{ ae_vector(ae_model(name).features) }}
+  {%- set m = ae_model(name) -%}
+  {%- if m.inputs | length == 0 -%}
+    {{ ae_vector(m.features) }}
+  {%- else -%}
+    {#- the same SQL as training.data.vector_sql: scalars in a list, arrays concatenated -#}
+    {%- set parts = [] -%}
+    {%- set scalars = [] -%}
+    {%- for c in m.inputs -%}
+      {%- if c.width is none -%}
+        {%- do scalars.append('cast(' ~ adapter.quote(c.name) ~ ' as float)') -%}
+      {%- else -%}
+        {%- if scalars | length > 0 -%}
+          {%- do parts.append('[' ~ scalars | join(', ') ~ ']') -%}
+          {%- do scalars.clear() -%}
+        {%- endif -%}
+        {%- do parts.append('cast(' ~ adapter.quote(c.name) ~ ' as float[])') -%}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- if scalars | length > 0 -%}{%- do parts.append('[' ~ scalars | join(', ') ~ ']') -%}{%- endif -%}
+    cast({{ parts | join(' || ') }} as FLOAT[{{ m.features | length }}])
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro ae_ref(name) -%}

@@ -15,6 +15,8 @@ import pytest
 pytestmark = pytest.mark.dbt
 
 REPO = Path(__file__).resolve().parents[2]
+TRAINING_MODELS = ("transactions_autoencoder", "sensor_autoencoder", "digits_conv_autoencoder",
+                   "digits_denoising_autoencoder", "digits_vae")
 
 
 def _duckae(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
@@ -29,7 +31,8 @@ def _duckae(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
     tmp = tmp_path_factory.mktemp("demo")
     db = tmp / "warehouse.duckdb"
-    proc = _duckae("demo", "--db", str(db), "--rows", "8000", "--epochs", "6", tmp=tmp)
+    proc = _duckae("demo", "--db", str(db), "--rows", "8000", "--sensor-windows", "40",
+                   "--epochs", "6", tmp=tmp)
     return db, proc.stdout, tmp
 
 
@@ -51,6 +54,30 @@ def test_build_writes_every_table(demo):
     con.close()
 
 
+def test_sensor_digit_and_generation_tables(demo):
+    db, out, _ = demo
+    con = duckdb.connect(str(db), read_only=True)
+    families = dict(con.execute("SELECT name, family FROM duckae.model_versions").fetchall())
+    assert families == {"transactions": "vanilla", "sensors": "convolutional", "digits_conv": "convolutional",
+                        "digits_denoising": "denoising", "digits_vae": "variational"}
+    assert con.execute("SELECT input_shape FROM duckae.model_versions WHERE name = 'sensors'").fetchall() == [([4, 64],)]
+    n_windows = con.execute("SELECT count(*) FROM main.fct_sensor_windows").fetchall()[0][0]
+    assert n_windows == 20 * 40
+    assert con.execute("SELECT count(*), count(score) FROM main.sensor_window_scores").fetchall() == [(n_windows, n_windows)]
+    faulty, normal = con.execute(
+        "SELECT avg(score) FILTER (WHERE l.is_fault), avg(score) FILTER (WHERE NOT l.is_fault) "
+        "FROM main.sensor_window_scores s JOIN raw.sensor_labels l USING (machine_id, window_index)"
+    ).fetchall()[0]
+    assert faulty > normal
+    noisy, denoised = con.execute("SELECT avg(noisy_mse), avg(denoised_mse) FROM main.digits_denoised").fetchall()[0]
+    assert denoised < noisy
+    samples = con.execute("SELECT count(*), min(len(pixels)), count(DISTINCT pixels) FROM main.digit_samples").fetchall()
+    assert samples == [(200, 64, 200)]
+    assert con.execute("SELECT count(*) FROM main.digit_latents WHERE len(latent) = 10").fetchall() == [(1797,)]
+    con.close()
+    assert "sensor faults" in out and "closer to the clean images" in out
+
+
 def test_injected_anomalies_score_higher(demo):
     db, out, _ = demo
     con = duckdb.connect(str(db), read_only=True)
@@ -68,19 +95,22 @@ def test_injected_anomalies_score_higher(demo):
 
 def test_second_build_does_not_retrain(demo):
     db, _, tmp = demo
-    out = _duckae("demo", "--db", str(db), "--rows", "8000", "--epochs", "6", tmp=tmp).stdout
+    out = _duckae("demo", "--db", str(db), "--rows", "8000", "--sensor-windows", "40",
+                  "--epochs", "6", tmp=tmp).stdout
     assert "reused: data and config unchanged" in out
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*) FROM duckae.model_versions").fetchall() == [(1,)]
-    assert con.execute("SELECT trained_this_run FROM main.transactions_autoencoder").fetchall() == [(False,)]
+    versions = con.execute("SELECT name, count(*) FROM duckae.model_versions GROUP BY name ORDER BY name").fetchall()
+    assert versions == [(n, 1) for n in ("digits_conv", "digits_denoising", "digits_vae", "sensors", "transactions")]
+    for model in TRAINING_MODELS:
+        assert con.execute(f"SELECT trained_this_run FROM main.{model}").fetchall() == [(False,)], model
     con.close()
 
 
 def test_macro_expands_the_recorded_feature_order(demo):
     _, _, tmp = demo
     compiled = (tmp / "target" / "compiled" / "duckae_demo" / "models" / "scoring" / "transaction_scores.sql").read_text()
-    assert "ae_score('transactions@1', [cast(\"log_amount\" as float), cast(\"amount_vs_customer\" as float)" in compiled
-    assert "::FLOAT[23]" in compiled
+    assert "ae_score('transactions@1', cast([cast(\"log_amount\" as float), cast(\"amount_vs_customer\" as float)" in compiled
+    assert "as FLOAT[23])" in compiled
 
 
 def test_cli_train_models_promote_rollback_score(demo):

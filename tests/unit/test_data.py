@@ -54,7 +54,7 @@ def test_missing_and_non_numeric_columns_are_named(con):
     con.execute("CREATE TABLE t AS SELECT 1 AS id, 2.0 AS a, 'x' AS s")
     with pytest.raises(ValueError, match=r"\['nope'\] are not in the source; it has \['a', 'id', 's'\]"):
         FeatureSource(con, source_sql("t"), ["a", "nope"])
-    with pytest.raises(ValueError, match=r"must be numeric, got \{'s': 'VARCHAR'\}"):
+    with pytest.raises(ValueError, match=r"must be numeric or numeric arrays, got \{'s': 'VARCHAR'\}"):
         FeatureSource(con, source_sql("t"), ["a", "s"])
 
 
