@@ -67,6 +67,7 @@ class TrainedModel:
     row_count: int = 0
     config_hash: str = ""
     input_shape: list[int] | None = None
+    source_key: str | None = None
     # Set once registered.
     name: str | None = None
     version: int | None = None
@@ -123,8 +124,11 @@ class TrainedModel:
         return cls(family=family, params=params, model=model, **fields)
 
 
-def config_hash(family: str, params: dict[str, Any], train: dict[str, Any], features: list[str]) -> str:
+def config_hash(family: str, params: dict[str, Any], train: dict[str, Any], features: list[str],
+                extra: dict[str, Any] | None = None) -> str:
     blob = json.dumps(
-        {"family": family, "params": params, "train": train, "features": features}, sort_keys=True
+        {"family": family, "params": params, "train": train, "features": features,
+         **({"extra": extra} if extra else {})},
+        sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]

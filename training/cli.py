@@ -167,6 +167,46 @@ def rollback(db: str, name: str) -> None:
 
 @main.command()
 @click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.argument("ref")
+@click.option("--contamination", type=float, help="Flag this share of held-out rows (e.g. 0.01).")
+@click.option("--value", type=float, help="An explicit threshold.")
+@click.option("--max-f1", "max_f1", is_flag=True, help="Best F1 on the review queue's decisions.")
+@click.option("--target-precision", type=float,
+              help="Lowest threshold reaching this precision on the queue's decisions.")
+@click.option("--queue", default=None, help="Review queue whose decisions calibrate (--max-f1, --target-precision).")
+def threshold(db: str, ref: str, contamination: float | None, value: float | None, max_f1: bool,
+              target_precision: float | None, queue: str | None) -> None:
+    """Set REF's threshold: a contamination rate, a value, or calibrated on decisions.
+
+    \b
+    Example:
+      duckae threshold transactions --contamination 0.02
+      duckae threshold transactions@3 --max-f1 --queue transactions
+      duckae threshold transactions --target-precision 0.9 --queue transactions
+    """
+    from training.api import recalibrate
+
+    chosen = [k for k, v in {"--contamination": contamination, "--value": value,
+                             "--max-f1": max_f1 or None, "--target-precision": target_precision}.items()
+              if v is not None]
+    if len(chosen) != 1:
+        raise click.UsageError(f"give exactly one of --contamination, --value, --max-f1, "
+                               f"--target-precision (got {chosen or 'none'})")
+    method = {"--contamination": "contamination", "--value": "explicit", "--max-f1": "max_f1",
+              "--target-precision": "target_precision"}[chosen[0]]
+    con = _connect(db)
+    try:
+        t = recalibrate(con, ref, method, contamination=contamination, value=value,
+                        review_queue=queue, target_precision=target_precision or 0.9)
+    except (ModelRefError, LookupError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        con.close()
+    click.echo(f"{ref}: threshold {t.value:.6g} ({t.method}, {json.dumps(t.params)})")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
 @click.option("--model", "ref", required=True, help="Model reference: name, name@7, name@latest.")
 @click.option("--table", required=True, help="Table holding the model's feature columns.")
 @click.option("--key", required=True, help="Key column copied to the output.")
@@ -220,6 +260,22 @@ def _dbt(args: list[str], project_dir: Path, db: str) -> None:
         raise click.ClickException(f"`dbt {' '.join(args)}` failed (exit {proc.returncode}); see its output above")
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file.")
+@click.option("--project-dir", type=click.Path(path_type=Path), default=REPO / "dbt_project",
+              show_default=True)
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(db: str, project_dir: Path, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt on the demo project against --db (the profile and plugin set up for you).
+
+    \b
+    Example:
+      duckae dbt build --full-refresh
+      duckae dbt build -s review_queue_items+
+    """
+    _dbt(list(dbt_args) or ["build"], project_dir, db)
+
+
 @main.command()
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="DuckDB file to build.")
 @click.option("--rows", type=int, default=200_000, show_default=True, help="Transactions to generate.")
@@ -249,14 +305,21 @@ def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
     try:
         queue = con.sql(
             "SELECT review_rank, transaction_id, round(score, 2) AS score, amount, "
-            "merchant_category, channel, country, top_feature, top_feature_share "
-            "FROM main.review_queue ORDER BY review_rank LIMIT 10"
+            "merchant_category, channel, country, top_reason, top_reasons[1].share AS top_share "
+            "FROM main.review_queue WHERE status = 'open' ORDER BY review_rank LIMIT 10"
         )
         head = [dict(zip(queue.columns, r, strict=True)) for r in queue.fetchall()]
         quality = con.sql("SELECT * FROM main.eval_detection_quality")
         qrows = [dict(zip(quality.columns, r, strict=True)) for r in quality.fetchall()]
         model = first(con.sql("SELECT model_ref, trained_this_run, threshold FROM main.transactions_autoencoder"))
         sensor_auc = first(con.sql("SELECT roc_auc FROM main.eval_sensor_detection WHERE anomaly_kind = 'all'"))
+        reasons = con.sql("SELECT anomaly_kind, top_reason_hit_rate, top3_hit_rate FROM main.eval_reasons").fetchall()
+        drift = first(con.sql(
+            "SELECT count(*) FILTER (WHERE psi > 0.25 AND NOT after_training_window), "
+            "count(*) FILTER (WHERE NOT after_training_window), "
+            "count(*) FILTER (WHERE psi > 0.25 AND after_training_window), "
+            "count(*) FILTER (WHERE after_training_window), "
+            "max(psi) FILTER (WHERE after_training_window) FROM main.monitor_score_drift"))
         denoise = first(con.sql("SELECT avg(noisy_mse), avg(denoised_mse) FROM main.digits_denoised"))
         n_samples = first(con.sql("SELECT count(*) FROM main.digit_samples"))
     finally:
@@ -268,6 +331,12 @@ def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
                               "precision_at_100", "precision_at_threshold", "n_flagged"]))
     overall = next((r for r in qrows if r["anomaly_kind"] == "all"), None)
     assert model is not None and sensor_auc and denoise and n_samples
+    click.echo("\nReasons (main.eval_reasons): share whose top reason is a feature the kind changes: "
+               + ", ".join(f"{k} {r:.2f} (top 3: {r3:.2f})" for k, r, r3 in reasons))
+    if drift:
+        click.echo(f"Score drift (main.monitor_score_drift): PSI > 0.25 in {drift[0]} of {drift[1]} "
+                   f"weeks of the training window and {drift[2]} of {drift[3]} weeks after it "
+                   f"(max {drift[4]})")
     click.echo(
         f"\nsensor faults (main.eval_sensor_detection): ROC-AUC {sensor_auc[0]}"
         f"\ndigits (main.digits_denoised): noisy MSE {denoise[0]:.4f} -> denoised "

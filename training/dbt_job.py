@@ -12,6 +12,7 @@ keys by scanning the file), then hands the values here::
 from __future__ import annotations
 
 import ast
+import json
 from typing import Any
 
 import duckdb
@@ -38,6 +39,10 @@ def train_model(
     features: Any = None,
     params: dict[str, Any] | None = None,
     train_config: dict[str, Any] | None = None,
+    review_queue: str | None = None,
+    threshold: dict[str, Any] | None = None,
+    review_source: duckdb.DuckDBPyRelation | None = None,
+    feature_groups: dict[str, list[str]] | None = None,
     promote: bool = True,
 ) -> pd.DataFrame:
     """Train ``name`` on ``source`` unless this data and config are registered; one-row frame."""
@@ -49,6 +54,9 @@ def train_model(
     result = train(
         session, name, source, _as_list(features), family=family or "vanilla",
         params=dict(params or {}), train_config=cfg, key=key, promote=promote,
+        review_queue=review_queue or None, threshold=dict(threshold) if threshold else None,
+        review_source=review_source,
+        feature_groups=dict(feature_groups) if feature_groups else None,
     )
     meta = registry.metadata(session, f"{name}@{result.production_version or result.version}")
     return pd.DataFrame([{
@@ -62,6 +70,8 @@ def train_model(
         "latent_dim": meta["latent_dim"],
         "threshold": meta["threshold"],
         "threshold_method": meta["threshold_method"],
+        "threshold_params": json.dumps(meta["threshold_params"]),
+        "excluded_confirmed_rows": meta["metrics"].get("feedback", {}).get("excluded_confirmed_rows"),
         "train_rows": meta["metrics"].get("train_rows"),
         "best_val_loss": meta["metrics"].get("best_val_loss"),
         "train_seconds": meta["metrics"].get("train_seconds"),

@@ -11,6 +11,10 @@ of three kinds:
 - ``velocity_burst``: a card-testing burst: 8-15 small online payments within minutes.
 
 The labels land in ``raw.transaction_labels``, used only to evaluate, never to train.
+
+After the 91 days (13 weeks from 2026-06-01) come ``drift_days`` more in which behaviour shifts:
+prices double and half of grocery and restaurant purchases move online (delivery apps). The models
+train before the shift; the monitoring models see it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from training.refs import first
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 5
 CATEGORIES = ["grocery", "restaurant", "fuel", "retail", "travel", "electronics", "digital",
               "pharmacy"]
 CATEGORY_AMOUNT = np.array([1.0, 0.8, 1.3, 1.6, 5.0, 4.0, 0.35, 0.6])
@@ -49,7 +53,7 @@ CHANNEL_GIVEN_CATEGORY = np.array([
 COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "CA"]
 COUNTRY_WEIGHTS = np.array([0.35, 0.15, 0.14, 0.12, 0.08, 0.07, 0.05, 0.04])
 START = np.datetime64("2026-06-01T00:00:00")
-DAYS = 90
+DAYS = 91  # 13 weeks from Monday 2026-06-01
 
 # Combinations of ordinary values that normal behaviour never produces.
 ODD_COMBOS = [
@@ -69,6 +73,9 @@ class DemoConfig:
     share_extreme: float = 0.4
     share_combination: float = 0.35
     share_burst: float = 0.25
+    # Days after the 13-week training window in which behaviour shifts (prices double, grocery
+    # and restaurant purchases move online): the monitoring models should see it. 0: no shift.
+    drift_days: int = 14
     sensors: SensorConfig = dataclasses.field(default_factory=SensorConfig)
 
 
@@ -86,7 +93,8 @@ def _customers(rng: np.random.Generator, n: int) -> pd.DataFrame:
     })
 
 
-def _normal_transactions(rng: np.random.Generator, cust: pd.DataFrame, n_rows: int) -> pd.DataFrame:
+def _normal_transactions(rng: np.random.Generator, cust: pd.DataFrame, n_rows: int,
+                         days: int) -> pd.DataFrame:
     n_c = len(cust)
     rate = cust["daily_rate"].to_numpy()
     counts = rng.poisson(rate / rate.sum() * n_rows)
@@ -102,7 +110,7 @@ def _normal_transactions(rng: np.random.Generator, cust: pd.DataFrame, n_rows: i
     ch_cum = probs.cumsum(axis=1)
     channel = (rng.random(n)[:, None] > ch_cum).sum(axis=1).clip(0, 2)
     # Time: a day in the window and an hour from the customer's profile.
-    day = rng.integers(0, DAYS, n)
+    day = rng.integers(0, days, n)
     hour = np.mod(
         rng.normal(cust["peak_hour"].to_numpy()[idx], cust["hour_spread"].to_numpy()[idx]), 24
     )
@@ -122,10 +130,23 @@ def _normal_transactions(rng: np.random.Generator, cust: pd.DataFrame, n_rows: i
         "channel": np.asarray(CHANNELS)[channel],
         "country": country,
         "kind": "normal",
+        "day": day,
     })
 
 
-def _inject(rng: np.random.Generator, tx: pd.DataFrame, cust: pd.DataFrame, cfg: DemoConfig) -> pd.DataFrame:
+def _drift(rng: np.random.Generator, tx: pd.DataFrame) -> pd.DataFrame:
+    """After day DAYS behaviour shifts: prices double, and half of grocery and restaurant
+    purchases move online (delivery apps)."""
+    later = tx["day"].to_numpy() >= DAYS
+    tx.loc[later, "amount"] = np.round(tx.loc[later, "amount"].to_numpy() * 2.0, 2)
+    movable = later & tx["merchant_category"].isin(["grocery", "restaurant"]).to_numpy()
+    switch = movable & (rng.random(len(tx)) < 0.5)
+    tx.loc[switch, "channel"] = "online"
+    return tx
+
+
+def _inject(rng: np.random.Generator, tx: pd.DataFrame, cust: pd.DataFrame, cfg: DemoConfig,
+            days: int) -> pd.DataFrame:
     n_anom = int(round(cfg.n_rows * cfg.anomaly_rate))
     n_extreme = int(round(n_anom * cfg.share_extreme))
     n_combo = int(round(n_anom * cfg.share_combination))
@@ -156,7 +177,7 @@ def _inject(rng: np.random.Generator, tx: pd.DataFrame, cust: pd.DataFrame, cfg:
     while left > 0:
         size = min(left, int(rng.integers(8, 16)))
         c = cust.iloc[int(rng.integers(0, len(cust)))]
-        t0 = START + np.timedelta64(int(rng.integers(0, DAYS * 86400 - 3600)), "s")
+        t0 = START + np.timedelta64(int(rng.integers(0, days * 86400 - 3600)), "s")
         offsets = np.sort(rng.integers(0, 600, size)).astype("timedelta64[s]")
         bursts.append(pd.DataFrame({
             "customer_id": np.full(size, c["customer_id"], dtype=np.int64),
@@ -176,9 +197,10 @@ def generate(cfg: DemoConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     rng = np.random.default_rng(cfg.seed)
     n_customers = max(20, cfg.n_rows // 40)
     cust = _customers(rng, n_customers)
-    base = int(cfg.n_rows * (1 - cfg.anomaly_rate * cfg.share_burst))
-    tx = _normal_transactions(rng, cust, base)
-    tx = _inject(rng, tx, cust, cfg)
+    days = DAYS + cfg.drift_days
+    base = int(cfg.n_rows * (1 - cfg.anomaly_rate * cfg.share_burst) * days / DAYS)
+    tx = _drift(rng, _normal_transactions(rng, cust, base, days))
+    tx = _inject(rng, tx, cust, cfg, days).drop(columns=["day"])
     tx = tx.sort_values(["transacted_at", "customer_id"], kind="stable").reset_index(drop=True)
     tx.insert(0, "transaction_id", np.arange(1, len(tx) + 1, dtype=np.int64))
     labels = pd.DataFrame({

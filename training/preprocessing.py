@@ -34,6 +34,10 @@ class Preprocessor:
     # The source columns behind the features, [{"name", "width"}]; width None for scalars.
     input_columns: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     scaling: str = "feature"
+    # Training deciles of each scalar feature (the reference for per-feature drift).
+    deciles: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    # Reason groups, in order: {group name: [feature, ...]}; every feature in exactly one.
+    feature_groups: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -96,9 +100,10 @@ class Preprocessor:
         if constant and scaling == "feature":
             shown = constant if len(constant) <= 10 else constant[:10] + ["..."]
             log.warning("constant feature(s) %s carry no information; kept with scale 1", shown)
+        deciles = scalar_deciles(con, source_sql, [c.name for c in inputs if c.width is None])
         return cls(
             names, mean.tolist(), scales.tolist(), (1.0 - count / total).tolist(), constant,
-            [c.to_dict() for c in inputs], scaling,
+            [c.to_dict() for c in inputs], scaling, deciles,
         )
 
     # -- applying -------------------------------------------------------------------------------
@@ -125,7 +130,17 @@ class Preprocessor:
             "constant_features": self.constant_features,
             "input_columns": self.inputs_or_default(),
             "scaling": self.scaling,
+            "deciles": self.deciles,
+            "feature_groups": self.groups(),
         }
+
+    def groups(self) -> dict[str, list[str]]:
+        return self.feature_groups or {n: [n] for n in self.feature_names}
+
+    def group_index(self) -> list[list[int]]:
+        """Column indices of each reason group, in group order."""
+        pos = {n: i for i, n in enumerate(self.feature_names)}
+        return [[pos[f] for f in members] for members in self.groups().values()]
 
     def inputs_or_default(self) -> list[dict[str, Any]]:
         return self.input_columns or [{"name": n, "width": None} for n in self.feature_names]
@@ -144,6 +159,8 @@ class Preprocessor:
             constant_features=list(d.get("constant_features", [])),
             input_columns=list(d.get("input_columns", [])),
             scaling=str(d.get("scaling", "feature")),
+            deciles={k: list(v) for k, v in d.get("deciles", {}).items()},
+            feature_groups={k: list(v) for k, v in d.get("feature_groups", {}).items()},
         )
 
 
@@ -170,6 +187,18 @@ def _scalar_stats(con: duckdb.DuckDBPyConnection, source_sql: str, columns: list
             int(row[3 + 3 * i]), n)
         for i, c in enumerate(columns)
     }
+
+
+def scalar_deciles(con: duckdb.DuckDBPyConnection, source_sql: str,
+                   columns: list[str]) -> dict[str, list[float]]:
+    """The 10%, 20%, ..., 90% quantiles of each scalar feature: the reference for drift."""
+    if not columns:
+        return {}
+    probs = [round(0.1 * i, 1) for i in range(1, 10)]
+    aggs = [f"quantile_cont({_clean(quote_ident(c))}, {probs})" for c in columns]
+    row = first(con.execute(f"SELECT {', '.join(aggs)} FROM ({source_sql}) AS src"))
+    assert row is not None
+    return {c: [float(v) for v in q] for c, q in zip(columns, row, strict=True) if q is not None}
 
 
 def _array_stats(con: duckdb.DuckDBPyConnection, source_sql: str, col: InputColumn) -> Stats:
@@ -217,3 +246,42 @@ def _pooled(mean: np.ndarray, std: np.ndarray, count: np.ndarray,
         gv = float((w * (std[m] ** 2 + (mean[m] - gm) ** 2)).sum())
         out_mean[m], out_std[m] = gm, np.sqrt(gv)
     return out_mean, out_std
+
+
+def reason_groups(inputs: list[InputColumn], declared: dict[str, list[str]] | None,
+                  channels: int | None = None) -> dict[str, list[str]]:
+    """Groups of features that are attributed together (see ``udfs.kernels.attributions``).
+
+    ``declared`` groups come first (e.g. the four features derived from one ``amount`` column);
+    every other scalar feature is a group of its own; an array column is split into its
+    channels when the model has several, else into at most 16 equal runs of elements.
+    """
+    names = [n for c in inputs for n in c.feature_names]
+    known = set(names)
+    groups: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for g, members in (declared or {}).items():
+        members = list(members)
+        bad = [m for m in members if m not in known]
+        if bad:
+            raise ValueError(f"feature group {g!r} names {bad}, which are not model features; "
+                             f"the features are {names}")
+        twice = [m for m in members if m in seen]
+        if twice:
+            raise ValueError(f"feature(s) {twice} are in more than one feature group")
+        seen.update(members)
+        groups[str(g)] = members
+    for c in inputs:
+        rest = [n for n in c.feature_names if n not in seen]
+        if not rest:
+            continue
+        if c.width is None:
+            groups[rest[0]] = rest
+            continue
+        parts = channels if channels and channels > 1 and c.width % channels == 0 else min(16, len(rest))
+        size = -(-len(rest) // parts)
+        for i in range(0, len(rest), size):
+            label = f"{c.name}[channel {i // size + 1}]" if parts == channels else \
+                f"{c.name}[{i + 1}:{min(i + size, len(rest))}]"
+            groups[label] = rest[i : i + size]
+    return groups

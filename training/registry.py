@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.model_versions (
     metrics           VARCHAR   NOT NULL,  -- JSON
     history           VARCHAR   NOT NULL,  -- JSON: loss curves
     source            VARCHAR,
+    source_key        VARCHAR,
     data_fingerprint  VARCHAR   NOT NULL,
     row_count         BIGINT    NOT NULL,
     config_hash       VARCHAR   NOT NULL,
@@ -68,6 +69,15 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.model_aliases (
     updated_at  TIMESTAMP NOT NULL,
     PRIMARY KEY (name, alias)
 );
+CREATE TABLE IF NOT EXISTS {SCHEMA}.threshold_events (
+    name        VARCHAR   NOT NULL,
+    version     INTEGER   NOT NULL,
+    threshold   DOUBLE    NOT NULL,
+    method      VARCHAR   NOT NULL,
+    params      VARCHAR   NOT NULL,  -- JSON
+    previous    DOUBLE,
+    changed_at  TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.alias_events (
     name        VARCHAR   NOT NULL,
     alias       VARCHAR   NOT NULL,
@@ -83,7 +93,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.alias_events (
 META_COLUMNS = [
     "name", "version", "family", "params", "train_config", "feature_names", "input_shape",
     "latent_dim", "preprocessing", "threshold", "threshold_method", "threshold_params",
-    "reference_quantiles", "metrics", "history", "source", "data_fingerprint", "row_count",
+    "reference_quantiles", "metrics", "history", "source", "source_key", "data_fingerprint", "row_count",
     "config_hash", "library_versions", "created_at", "weights_format", "weights_sha256",
 ]  # fmt: skip
 
@@ -92,16 +102,16 @@ class RegistryError(LookupError):
     """A model or version that is not in the registry."""
 
 
-# Called after an alias moves in this process (caches of alias resolutions listen here).
+# Called after an alias moves or a threshold changes in this process (model caches listen).
 _alias_listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
 
 
-def on_alias_change(method: Callable[[], None]) -> None:
-    """Call the bound ``method`` whenever an alias moves in this process (held weakly)."""
+def on_change(method: Callable[[], None]) -> None:
+    """Call the bound ``method`` when an alias moves or a threshold changes here (held weakly)."""
     _alias_listeners.append(weakref.WeakMethod(method))
 
 
-def _notify_alias_change() -> None:
+def _notify_change() -> None:
     for ref in list(_alias_listeners):
         fn = ref()
         if fn is None:
@@ -134,10 +144,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     try:
         exists = first(cur.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name IN "
-            "('model_versions', 'model_aliases', 'alias_events') AND database_name = current_database()",
+            "('model_versions', 'model_aliases', 'alias_events', 'threshold_events') "
+            "AND database_name = current_database()",
             [SCHEMA],
         ))
-        if exists and exists[0] == 3:
+        if exists and exists[0] == 4:
             return
         cur.execute(DDL)
     finally:
@@ -186,6 +197,7 @@ def register(
         "metrics": json.dumps(trained.metrics),
         "history": json.dumps(trained.history),
         "source": trained.source,
+        "source_key": trained.source_key,
         "data_fingerprint": trained.data_fingerprint,
         "row_count": trained.row_count,
         "config_hash": trained.config_hash,
@@ -211,7 +223,7 @@ def register(
         if promote:
             _move_alias(cur, name, PRODUCTION, version, "promote")
     if promote:
-        _notify_alias_change()
+        _notify_change()
     trained.name, trained.version = name, version
     log.info("registered %s@%d (%s, %d features)%s", name, version, trained.family,
              len(trained.feature_names), " and promoted it to production" if promote else "")
@@ -357,6 +369,7 @@ def load(con: duckdb.DuckDBPyConnection, ref: str | ModelRef) -> TrainedModel:
         metrics=meta["metrics"],
         history=meta["history"],
         source=meta["source"] or "",
+        source_key=meta["source_key"],
         data_fingerprint=meta["data_fingerprint"],
         row_count=int(meta["row_count"]),
         config_hash=meta["config_hash"],
@@ -394,7 +407,7 @@ def promote(con: duckdb.DuckDBPyConnection, name: str, version: int | None = Non
     target = resolve(con, f"{name}@{version}" if version is not None else f"{name}@latest")[1]
     with _Tx(con) as cur:
         _move_alias(cur, name, alias, target, "promote")
-    _notify_alias_change()
+    _notify_change()
     log.info("%s@%s -> version %d", name, alias, target)
     return target
 
@@ -422,9 +435,30 @@ def rollback(con: duckdb.DuckDBPyConnection, name: str, alias: str = PRODUCTION)
             )
         target = stack[-2]
         _move_alias(cur, name, alias, target, "rollback")
-    _notify_alias_change()
+    _notify_change()
     log.info("rolled back %s@%s to version %d", name, alias, target)
     return target
+
+
+def set_threshold(con: duckdb.DuckDBPyConnection, ref: str, value: float, method: str,
+                  params: dict[str, Any]) -> tuple[str, int]:
+    """Recalibrate a version's threshold in place (the weights never change); the change and the
+    previous value go to ``duckae.threshold_events`` in the same transaction."""
+    name, version = resolve(con, ref)
+    with _Tx(con) as cur:
+        prev = first(cur.execute(
+            f"SELECT threshold FROM {SCHEMA}.model_versions WHERE name = ? AND version = ?",
+            [name, version]))
+        cur.execute(
+            f"UPDATE {SCHEMA}.model_versions SET threshold = ?, threshold_method = ?, "
+            "threshold_params = ? WHERE name = ? AND version = ?",
+            [value, method, json.dumps(params), name, version])
+        cur.execute(
+            f"INSERT INTO {SCHEMA}.threshold_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [name, version, value, method, json.dumps(params), prev[0] if prev else None, _now()])
+    _notify_change()  # cached models carry the old threshold
+    log.info("%s@%d threshold -> %.6g (%s)", name, version, value, method)
+    return name, version
 
 
 def list_versions(con: duckdb.DuckDBPyConnection, name: str | None = None) -> list[dict[str, Any]]:

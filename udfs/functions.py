@@ -96,16 +96,17 @@ class SqlFunction:
     kernel: Callable[[TrainedModel, np.ndarray], np.ndarray]
     to_arrow: Callable[[np.ndarray], pa.Array]
     returns: Any
-    arg: str = "features"  # "features" | "latent" | "seed"
+    arg: str = "features"  # "features" | "latent" | "seed" | "score"
 
     @property
     def arg_type(self) -> Any:
-        return st.BIGINT if self.arg == "seed" else FLOAT_LIST
+        return {"seed": st.BIGINT, "score": st.DOUBLE}.get(self.arg, FLOAT_LIST)
 
     def udf(self, store: ModelStore) -> Callable[[pa.ChunkedArray, pa.ChunkedArray], pa.Array]:
         def run(model: TrainedModel, args: pa.Array) -> pa.Array:
-            if self.arg == "seed":
-                x = np.asarray(args.to_numpy(zero_copy_only=False), dtype=np.int64)
+            if self.arg in ("seed", "score"):
+                dtype = np.int64 if self.arg == "seed" else np.float64
+                x = np.asarray(args.to_numpy(zero_copy_only=False), dtype=dtype)
             else:
                 x = vectors_to_matrix(model, args, latent=self.arg == "latent")
             return self.to_arrow(self.kernel(model, x))
@@ -121,8 +122,10 @@ FUNCTIONS: dict[str, SqlFunction] = {
     "ae_encode": SqlFunction(kernels.encode, _list_array, FLOAT_LIST),
     "ae_reconstruct": SqlFunction(kernels.reconstruct, _list_array, FLOAT_LIST),
     "ae_feature_errors": SqlFunction(kernels.feature_errors, _list_array, FLOAT_LIST),
+    "ae_attributions": SqlFunction(kernels.attributions, _list_array, FLOAT_LIST),
     "ae_is_anomaly": SqlFunction(kernels.is_anomaly, pa.array, st.BOOLEAN),
     "ae_percentile": SqlFunction(kernels.percentile, pa.array, st.DOUBLE),
+    "ae_score_percentile": SqlFunction(kernels.score_percentile, pa.array, st.DOUBLE, arg="score"),
     "ae_decode": SqlFunction(kernels.decode, _list_array, FLOAT_LIST, arg="latent"),
     "ae_sample": SqlFunction(kernels.sample, _list_array, FLOAT_LIST, arg="seed"),
 }

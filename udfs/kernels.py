@@ -78,6 +78,39 @@ def feature_errors(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     return shares.astype(np.float32)
 
 
+def attributions(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n, G)`` float32: each reason group's share of the row's score (rows sum to 1, or 0).
+
+    A group's attribution is how far the score falls when that group alone is made ordinary,
+    the larger of two ways: its features treated as missing (the training mean), or replaced
+    by what the model expected for this row (its reconstruction). The reason a row is anomalous
+    is the part that, were it ordinary, would make the row ordinary. Unlike each feature's
+    share of the reconstruction error, this does not blame the features the model bends to
+    explain an outlier (a huge amount "explained" as a travel purchase); the mean catches an
+    extreme group, the expectation catches a group that is ordinary alone but not with the rest
+    (fuel bought online); derived features of one source column, declared as a group, count
+    together.
+    """
+    check_matrix(model, x)
+    z = model.preprocessor.transform(x)
+    groups = model.preprocessor.group_index()
+    out = np.zeros((len(z), len(groups)), dtype=np.float64)
+    with torch.inference_mode():
+        for i in range(0, len(z), SLICE_ROWS):
+            zs = torch.from_numpy(z[i : i + SLICE_ROWS])
+            base = model.model.score(zs)
+            expected = model.model.reconstruct(zs)
+            for g, cols in enumerate(groups):
+                drops = []
+                for fill in (torch.zeros_like(zs[:, cols]), expected[:, cols]):
+                    ordinary = zs.clone()
+                    ordinary[:, cols] = fill
+                    drops.append(base - model.model.score(ordinary))
+                out[i : i + len(zs), g] = torch.maximum(*drops).clamp(min=0).numpy()
+    total = out.sum(axis=1, keepdims=True)
+    return np.divide(out, total, out=np.zeros_like(out), where=total > 0).astype(np.float32)
+
+
 def is_anomaly(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     """``(n,)`` bool: score above the version's threshold."""
     return score(model, x) > model.threshold
@@ -86,6 +119,12 @@ def is_anomaly(model: TrainedModel, x: np.ndarray) -> np.ndarray:
 def percentile(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     """``(n,)`` float64 in [0, 1]: the share of the version's reference scores below each score."""
     return model.percentile(score(model, x))
+
+
+def score_percentile(model: TrainedModel, scores: np.ndarray) -> np.ndarray:
+    """Percentile (0..1) of already computed scores in the version's reference scores; no
+    forward pass, so a scores table can carry percentiles for the cost of a lookup."""
+    return model.percentile(np.asarray(scores, dtype=np.float64))
 
 
 def decode(model: TrainedModel, z: np.ndarray) -> np.ndarray:

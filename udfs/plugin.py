@@ -1,6 +1,8 @@
 """The dbt-duckdb plugin: list ``module: udfs.plugin`` under ``plugins`` in ``profiles.yml``.
 
-It only registers; the functions live in ``udfs.functions`` and the math in ``udfs.kernels``.
+It registers the SQL functions and makes sure the registry and the analysts' decisions table
+exist (creating them when missing, never touching their rows), so models can read them as
+sources. The functions live in ``udfs.functions`` and the math in ``udfs.kernels``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 import udfs
+from training import registry, review
 
 
 class Plugin(BasePlugin):
@@ -18,4 +21,6 @@ class Plugin(BasePlugin):
         self.alias_ttl_s = float(plugin_config.get("alias_ttl_s", 5.0))
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        registry.ensure_schema(conn)
+        review.ensure_tables(conn)
         udfs.register(conn, alias_ttl_s=self.alias_ttl_s)

@@ -1,6 +1,7 @@
 """Resolving model references to loaded models, with a cache per version.
 
-Pinned references (``'name@7'``) are immutable and cached for the life of the store. Moving
+Pinned references (``'name@7'``) are cached for the life of the store (a threshold change made
+in this process clears the cache; one made by another process is seen by new connections). Moving
 references (``'name'``, ``'name@production'``, ``'name@latest'``) are re-resolved at most every
 ``alias_ttl_s`` seconds, so an ad hoc query picks up a promotion soon after it happens; dbt
 scoring models pin the version at compile time, so one model run never mixes versions.
@@ -27,7 +28,7 @@ class ModelStore:
         self._resolved: dict[str, tuple[tuple[str, int], float]] = {}
         self.alias_ttl_s = alias_ttl_s
         self.loads = 0
-        registry.on_alias_change(self.invalidate)
+        registry.on_change(self.invalidate)
 
     def resolve(self, ref: str) -> tuple[str, int]:
         hit = self._resolved.get(ref)
@@ -53,9 +54,11 @@ class ModelStore:
         return model
 
     def invalidate(self) -> None:
-        """Forget alias resolutions (after a promote/rollback in this process)."""
+        """Forget resolutions and loaded models (after a promote, rollback or threshold change
+        in this process); the next call reloads from the registry."""
         with self._lock:
-            self._resolved = {k: v for k, v in self._resolved.items() if v[1] == float("inf")}
+            self._resolved = {}
+            self._models = {}
 
     def close(self) -> None:
         self._con.close()

@@ -8,6 +8,9 @@
   ae_ref(name)         -> the pinned reference as a SQL string literal, e.g. 'transactions@3'
   ae_vector(columns)   -> SQL for [c1, c2, ...]::FLOAT[d] from a list of column names
   ae_latent_columns(name, column) -> z_1, ..., z_k unpacked from a latent FLOAT[] column
+  ae_reasons(name, n)  -> the n reason groups with the largest share of the score, as a list
+                          of {share, reason} (ae_attributions: how much the score drops when
+                          the group is treated as missing)
 -#}
 
 {% macro ae_registry() -%}
@@ -19,7 +22,7 @@
     {{ exceptions.raise_compiler_error("duckae: invalid model name '" ~ name ~ "': use letters, digits and '_'") }}
   {% endif %}
   {% if not execute %}
-    {{ return({'ref': name, 'name': name, 'version': 0, 'features': ['__parse_only__'], 'inputs': [], 'threshold': 0, 'latent_dim': 1, 'input_shape': none}) }}
+    {{ return({'ref': name, 'name': name, 'version': 0, 'features': ['__parse_only__'], 'inputs': [], 'groups': ['__parse_only__'], 'threshold': 0, 'latent_dim': 1, 'input_shape': none}) }}
   {% endif %}
   {% set query %}
     with versions as (
@@ -43,13 +46,16 @@
   {% set row = result.rows[0] %}
   {# DuckDB lists arrive as Python lists or as their JSON text, depending on the adapter #}
   {% set features = fromjson(row[1]) if row[1] is string else row[1] | list %}
-  {% set inputs = fromjson(row[4]).get('input_columns') or [] %}
+  {% set pre = fromjson(row[4]) %}
+  {% set inputs = pre.get('input_columns') or [] %}
+  {% set groups = (pre.get('feature_groups') or {}).keys() | list or features %}
   {{ return({
       'ref': name ~ '@' ~ row[0],
       'name': name,
       'version': row[0],
       'features': features,
       'inputs': inputs,
+      'groups': groups,
       'threshold': row[2],
       'latent_dim': row[3],
       'input_shape': row[5],
@@ -93,4 +99,19 @@
   {%- for i in range(1, k + 1) %}
   {{ column }}[{{ i }}] as z_{{ i }}{% if not loop.last %},{% endif %}
   {%- endfor %}
+{%- endmacro %}
+
+{% macro ae_reasons(name, n=3) -%}
+  {%- set m = ae_model(name) -%}
+  list_slice(
+      list_sort(
+          list_transform(
+              list_zip({{ m.groups }}, ae_attributions('{{ m.ref }}', {{ ae_features(name) }})),
+              -- share first, so sorting the structs sorts by share
+              lambda r: {'share': round(cast(r[2] as double), 4), 'reason': r[1]}
+          ),
+          'DESC'
+      ),
+      1, {{ n }}
+  )
 {%- endmacro %}

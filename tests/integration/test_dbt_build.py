@@ -47,7 +47,7 @@ def test_build_writes_every_table(demo):
     ).fetchall() == [(0,)]
     k = con.execute("SELECT max(len(latent)), min(len(latent)) FROM main.transaction_latents").fetchall()
     assert k == [(4, 4)]
-    queue = con.execute("SELECT count(*), min(review_rank), bool_and(top_feature IS NOT NULL) FROM main.review_queue").fetchall()
+    queue = con.execute("SELECT count(*), min(review_rank), bool_and(top_reason IS NOT NULL) FROM main.review_queue").fetchall()
     assert queue[0][0] > 0 and queue[0][1] == 1 and queue[0][2]
     # every score row records the version that produced it, which is the production version
     assert con.execute("SELECT DISTINCT model_version FROM main.transaction_scores").fetchall() == [(1,)]
@@ -144,3 +144,15 @@ def test_notebook_job_runs_top_to_bottom(demo):
     assert re.search(r"transactions@1: ROC-AUC 0\.\d+", proc.stdout)
     assert "production -> transactions@" in proc.stdout
     assert (db.parent / "reports" / "notebook" / "loss_curves.png").stat().st_size > 1000
+
+
+def test_cli_threshold(demo):
+    db, _, tmp = demo
+    out = _duckae("threshold", "--db", str(db), "transactions", "--contamination", "0.02", tmp=tmp).stdout
+    assert "transactions: threshold" in out and "contamination" in out
+    exe = shutil.which("duckae", path=str(Path(sys.executable).parent)) or "duckae"
+    proc = subprocess.run([exe, "threshold", "--db", str(db), "transactions", "--max-f1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "give the queue" in proc.stderr
+    proc = subprocess.run([exe, "threshold", "--db", str(db), "transactions"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "give exactly one of" in proc.stderr

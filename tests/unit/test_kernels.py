@@ -69,3 +69,31 @@ def test_huge_values_give_finite_huge_scores(trained_session, x):
 
 def test_empty_batch(trained_session):
     assert kernels.score(trained_session, np.zeros((0, 8), dtype=np.float32)).shape == (0,)
+
+
+def test_attributions_blame_the_group_that_was_changed(con, labels):
+    from tests.conftest import FAST, FEATURES
+    from training.api import fit
+
+    groups = {"pair": ["f0", "f1"]}
+    m = fit(con, "features", FEATURES, key="id", params={"hidden": [32, 16], "latent_dim": 2},
+            train_config=FAST, feature_groups=groups)
+    assert list(m.preprocessor.groups())[:2] == ["pair", "f2"]
+    x = manifold_rows(200, 0, seed=3)[0].astype(np.float32)
+    bad = x.copy()
+    bad[:, 0] += 2.0  # both members of the group move together
+    bad[:, 1] += 2.0
+    shares = kernels.attributions(m, bad)
+    assert shares.shape == (200, 7)
+    assert np.allclose(shares.sum(axis=1), 1.0, atol=1e-5)
+    assert (shares.argmax(axis=1) == 0).mean() > 0.9
+
+
+def test_feature_groups_are_validated(con, labels):
+    from tests.conftest import FAST, FEATURES
+    from training.api import fit
+
+    with pytest.raises(ValueError, match=r"names \['nope'\], which are not model features"):
+        fit(con, "features", FEATURES, train_config=FAST, feature_groups={"g": ["f0", "nope"]})
+    with pytest.raises(ValueError, match=r"\['f0'\] are in more than one feature group"):
+        fit(con, "features", FEATURES, train_config=FAST, feature_groups={"a": ["f0"], "b": ["f0"]})
