@@ -127,11 +127,15 @@ def fit(
     log.info("training %s autoencoder on %d rows (%d validation), %d features",
              family, n_train, n_val, pre.dim)
     t0 = time.perf_counter()
+    steps = -(-n_train // cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        steps = min(steps, cfg.max_steps_per_epoch)
     history = Trainer(cfg, callbacks).fit(
         model,
         lambda: src.read("train", cfg.read_batch_rows),
         lambda: src.read("val", cfg.read_batch_rows),
         pre.transform,
+        steps_per_epoch=steps,
     )
     seconds = time.perf_counter() - t0
     trained = TrainedModel(

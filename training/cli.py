@@ -72,7 +72,9 @@ def main(verbose: bool) -> None:
 @click.option("--features", default=None, help="Comma-separated feature columns (default: every numeric column but --key/--exclude).")
 @click.option("--exclude", default="", help="Comma-separated columns to leave out of the default feature list.")
 @click.option("--key", default=None, help="Row key column (drives the train/validation split).")
-@click.option("--family", default="vanilla", show_default=True)
+@click.option("--family", default="vanilla", show_default=True,
+              type=click.Choice(["vanilla", "denoising", "sparse", "contractive", "variational",
+                                 "convolutional"]))
 @click.option("--params", default="{}", help='Family parameters as JSON, e.g. \'{"latent_dim": 4}\'.')
 @click.option("--epochs", type=int, default=None)
 @click.option("--seed", type=int, default=None)
@@ -103,14 +105,21 @@ def train(db: str, table: str, name: str, features: str | None, exclude: str, ke
         feats = [f.strip() for f in features.split(",")] if features else infer_features(
             con, sql, [c.strip() for c in exclude.split(",") if c.strip()] + ([key] if key else [])
         )
+        from training.progress import TrainingProgress
+
+        logging.getLogger("training.trainer").setLevel(logging.WARNING)  # the bar says it
+
         result = train_model(con, name, table, feats, family=family, params=json.loads(params),
-                             train_config=cfg, key=key, promote=promote, reuse=not force)
+                             train_config=cfg, key=key, promote=promote, reuse=not force,
+                             callbacks=[TrainingProgress()])
     except (ValueError, LookupError, duckdb.Error) as e:
         raise click.ClickException(str(e)) from None
     finally:
         con.close()
     what = "trained" if result.trained else "reused (same data and config)"
-    click.echo(f"{result.ref} {what}; production is version {result.production_version}")
+    prod = (f"production is version {result.production_version}" if result.production_version
+            else f"no production version yet (duckae promote {name} {result.version})")
+    click.echo(f"{result.ref} {what}; {prod}")
 
 
 @main.command()
@@ -210,42 +219,59 @@ def threshold(db: str, ref: str, contamination: float | None, value: float | Non
 @click.option("--model", "ref", required=True, help="Model reference: name, name@7, name@latest.")
 @click.option("--table", required=True, help="Table holding the model's feature columns.")
 @click.option("--key", required=True, help="Key column copied to the output.")
-@click.option("--output", required=True, help="Table to create (replaced if it exists).")
-def score(db: str, ref: str, table: str, key: str, output: str) -> None:
-    """Score a table into OUTPUT (key, model_name, model_version, score, percentile, is_anomaly)."""
-    import udfs
-    from training.data import vector_sql
-    from training.preprocessing import Preprocessor
-    from training.refs import quote_ident, quote_qualified
+@click.option("--output", required=True, help="Table to create (replaced, atomically, if it exists).")
+@click.option("--batch-rows", type=int, default=65_536, show_default=True)
+def score(db: str, ref: str, table: str, key: str, output: str, batch_rows: int) -> None:
+    """Score TABLE into OUTPUT (key, model_name, model_version, score, percentile, is_anomaly).
+
+    \b
+    Example:
+      duckae score --model transactions --table main.fct_transaction_features \
+          --key transaction_id --output main.scored
+    """
+    from udfs.bulk import score_table
 
     con = _connect(db)
+    t0 = time.perf_counter()
     try:
-        udfs.register(con)
-        name, version = registry.resolve(con, ref)
-        meta = registry.metadata(con, f"{name}@{version}")
-        pinned = f"{name}@{version}"
-        vec = vector_sql(Preprocessor.from_dict(meta["preprocessing"]).inputs)
-        t0 = time.perf_counter()
-        con.execute(
-            f"CREATE OR REPLACE TABLE {quote_qualified(output)} AS "
-            f"SELECT {quote_ident(key)}, ? AS model_name, ? AS model_version, "
-            f"ae_score(?, {vec}) AS score FROM {quote_qualified(table)}",
-            [name, version, pinned],
-        )
-        con.execute(
-            f"ALTER TABLE {quote_qualified(output)} ADD COLUMN is_anomaly BOOLEAN"
-        )
-        threshold = meta["threshold"]
-        con.execute(f"UPDATE {quote_qualified(output)} SET is_anomaly = score > ?",
-                    [float("inf") if threshold is None else threshold])
-        n = first(con.execute(f"SELECT count(*), count(*) FILTER (WHERE is_anomaly) FROM {quote_qualified(output)}"))
+        pinned, n, flagged = score_table(con, ref, table, key, output, batch_rows)
     except (ModelRefError, LookupError, ValueError, duckdb.Error) as e:
         raise click.ClickException(str(e)) from None
     finally:
         con.close()
-    assert n is not None
-    click.echo(f"scored {n[0]} rows of {table} with {pinned} into {output} in "
-               f"{time.perf_counter() - t0:.1f}s; {n[1]} flagged")
+    click.echo(f"scored {n} rows of {table} with {pinned} into {output} in "
+               f"{time.perf_counter() - t0:.1f}s; {flagged} flagged")
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.argument("ref")
+@click.option("--labels-sql", default=None,
+              help="SELECT returning (key, label) to colour the plots, e.g. the demo's labels.")
+@click.option("--sample-rows", type=int, default=20_000, show_default=True)
+@click.option("--open", "open_", is_flag=True, help="Open the page in a browser.")
+def report(db: str, ref: str, labels_sql: str | None, sample_rows: int, open_: bool) -> None:
+    """Write (or rewrite) REF's training report: PNG plots and an HTML page next to the DB.
+
+    \b
+    Example:
+      duckae report transactions --labels-sql \
+        "select transaction_id, coalesce(anomaly_kind, 'normal') from raw.transaction_labels"
+    """
+    from training.report import report_dir, write_report
+
+    con = _connect(db, read_only=True)
+    try:
+        page = write_report(con, ref, report_dir(db), labels_sql, sample_rows)
+    except (ModelRefError, LookupError, ValueError, duckdb.Error) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        con.close()
+    click.echo(str(page))
+    if open_:
+        import webbrowser
+
+        webbrowser.open(page.as_uri())
 
 
 def _dbt(args: list[str], project_dir: Path, db: str) -> None:
@@ -253,6 +279,9 @@ def _dbt(args: list[str], project_dir: Path, db: str) -> None:
     if exe is None:
         raise click.ClickException("dbt is not installed in this environment; run `make demo`")
     env = dict(os.environ, DUCKAE_DB=str(Path(db).resolve()))
+    if args[:1] != ["deps"] and (project_dir / "packages.yml").exists() and not (
+            project_dir / "dbt_packages" / "duckae").exists():
+        _dbt(["deps"], project_dir, db)  # the local duckae package; no network needed
     cmd = [exe, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     log.info("running %s", " ".join(cmd[:2] + args[1:]))
     proc = subprocess.run(cmd, env=env, cwd=project_dir)
@@ -324,7 +353,22 @@ def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
         n_samples = first(con.sql("SELECT count(*) FROM main.digit_samples"))
     finally:
         con.close()
-    click.echo("\nReview queue (top 10 of main.review_queue):")
+    from training.report import report_dir, write_report
+
+    con = _connect(db, read_only=True)
+    try:
+        labels = {
+            "transactions": "SELECT transaction_id, coalesce(anomaly_kind, 'normal') "
+                            "FROM raw.transaction_labels",
+            "sensors": "SELECT machine_id * 1000000 + window_index, coalesce(fault_kind, 'normal') "
+                       "FROM raw.sensor_labels",
+            "digits_conv": "SELECT digit_id, label FROM raw.digits",
+            "digits_vae": "SELECT digit_id, label FROM raw.digits",
+        }
+        pages = [write_report(con, name, report_dir(db), sql) for name, sql in labels.items()]
+    finally:
+        con.close()
+    click.echo("\nReview queue (top 10 open rows of main.review_queue):")
     click.echo(_table(head, list(head[0]) if head else ["review_rank"]))
     click.echo("\nDetection quality against the held-out labels (main.eval_detection_quality):")
     click.echo(_table(qrows, ["anomaly_kind", "n_anomalies", "roc_auc", "recall_at_threshold",
@@ -343,6 +387,8 @@ def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
         f"{denoise[1]:.4f} ({1 - denoise[1] / denoise[0]:.0%} closer to the clean images)"
         f"\nsynthetic digits from the VAE (main.digit_samples): {n_samples[0]} rows"
     )
+    click.echo("\ntraining reports (loss curves, score histograms, latent maps, reasons):\n  "
+               + "\n  ".join(str(p) for p in pages))
     click.echo(
         f"\nmodel {model[0]} ({'trained this run' if model[1] else 'reused: data and config unchanged'}); "
         f"ROC-AUC {overall['roc_auc'] if overall else 'n/a'}; {db}; {time.perf_counter() - t0:.0f}s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -141,9 +142,10 @@ def test_notebook_job_runs_top_to_bottom(demo):
     proc = subprocess.run([sys.executable, str(REPO / "training" / "notebook.py")],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert re.search(r"transactions@1: ROC-AUC 0\.\d+", proc.stdout)
+    assert re.search(r"production transactions@1: ROC-AUC 0\.\d+", proc.stdout)
+    assert re.search(r"PCA \(k=4\): held-out reconstruction MSE \d", proc.stdout)
     assert "production -> transactions@" in proc.stdout
-    assert (db.parent / "reports" / "notebook" / "loss_curves.png").stat().st_size > 1000
+    assert (db.parent / "reports" / "notebook_loss_curves.png").stat().st_size > 1000
 
 
 def test_cli_threshold(demo):
@@ -156,3 +158,30 @@ def test_cli_threshold(demo):
     assert proc.returncode == 1 and "give the queue" in proc.stderr
     proc = subprocess.run([exe, "threshold", "--db", str(db), "transactions"], capture_output=True, text=True)
     assert proc.returncode == 2 and "give exactly one of" in proc.stderr
+
+
+def test_docs_generate_and_every_model_and_column_is_described(demo):
+    db, _, tmp = demo
+    _duckae("dbt", "--db", str(db), "docs", "generate", tmp=tmp)
+    manifest = json.loads((tmp / "target" / "manifest.json").read_text())
+    catalog = json.loads((tmp / "target" / "catalog.json").read_text())
+    missing = []
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] != "model" or node["package_name"] != "duckae_demo":
+            continue
+        if not node["description"]:
+            missing.append(node["name"])
+        described = {k.lower() for k, v in node["columns"].items() if v.get("description")}
+        cols = catalog["nodes"][uid]["columns"] if uid in catalog["nodes"] else {}
+        missing += [f"{node['name']}.{c}" for c in cols if c.lower() not in described]
+    assert missing == []
+    assert "exposure.duckae_demo.fraud_review_queue" in manifest["exposures"]
+
+
+def test_demo_writes_training_reports(demo):
+    db, out, _ = demo
+    page = db.parent / "reports" / "transactions@1" / "index.html"
+    assert page.exists() and str(page) in out
+    for png in ("loss.png", "scores.png", "latent.png", "reasons.png"):
+        assert (page.parent / png).stat().st_size > 5000, png
+    assert "transactions@1" in (db.parent / "reports" / "index.html").read_text()

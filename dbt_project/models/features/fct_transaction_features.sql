@@ -84,5 +84,5 @@ features as (
 
 select
     *,
-    {{ ae_vector(var('transaction_features')) }} as feature_vector
+    {{ duckae.ae_vector(var('transaction_features')) }} as feature_vector
 from features

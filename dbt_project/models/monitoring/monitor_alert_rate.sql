@@ -2,7 +2,7 @@
 -- held-out reference scores above its threshold. Grain: one row per week (ISO weeks, from Monday).
 -- depends_on: {{ ref('transactions_autoencoder') }}
 
-{%- set m = ae_model('transactions') %}
+{%- set m = duckae.ae_model('transactions') %}
 
 with scores as (
     -- monitoring starts with the training window: earlier weeks are history burn-in

@@ -2,7 +2,7 @@
 -- Grain: one row per image.
 -- depends_on: {{ ref('digits_conv_autoencoder') }}
 
-{%- set m = ae_model('digits_conv') %}
+{%- set m = duckae.ae_model('digits_conv') %}
 
 with digits as (
     select * from {{ ref('fct_digits') }}
@@ -13,6 +13,6 @@ select
     label,
     '{{ m.name }}' as model_name,
     {{ m.version }} as model_version,
-    ae_encode('{{ m.ref }}', {{ ae_features('digits_conv') }}) as latent,
-    ae_score('{{ m.ref }}', {{ ae_features('digits_conv') }}) as score
+    ae_encode('{{ m.ref }}', {{ duckae.ae_features('digits_conv') }}) as latent,
+    ae_score('{{ m.ref }}', {{ duckae.ae_features('digits_conv') }}) as score
 from digits

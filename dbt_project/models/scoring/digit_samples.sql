@@ -2,7 +2,7 @@
 -- from the prior; the same seed always gives the same image. Grain: one row per seed.
 -- depends_on: {{ ref('digits_vae') }}
 
-{%- set m = ae_model('digits_vae') %}
+{%- set m = duckae.ae_model('digits_vae') %}
 
 with seeds as (
     select range as seed from range({{ var('digit_samples') }})

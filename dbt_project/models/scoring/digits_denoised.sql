@@ -3,7 +3,7 @@
 -- Grain: one row per image.
 -- depends_on: {{ ref('digits_denoising_autoencoder') }}
 
-{%- set m = ae_model('digits_denoising') %}
+{%- set m = duckae.ae_model('digits_denoising') %}
 
 with digits as (
     select * from {{ ref('fct_digits') }}

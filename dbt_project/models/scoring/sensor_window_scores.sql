@@ -2,7 +2,7 @@
 -- that carries most of the error. Grain: one row per machine window.
 -- depends_on: {{ ref('sensor_autoencoder') }}
 
-{%- set m = ae_model('sensors') %}
+{%- set m = duckae.ae_model('sensors') %}
 {%- set w = var('sensor_window_seconds') %}
 {%- set channels = ['temperature', 'vibration', 'pressure', 'motor_current'] %}
 
@@ -16,8 +16,8 @@ scored as (
         machine_id,
         window_index,
         window_start,
-        ae_score('{{ m.ref }}', {{ ae_features('sensors') }}) as score,
-        ae_feature_errors('{{ m.ref }}', {{ ae_features('sensors') }}) as feature_errors
+        ae_score('{{ m.ref }}', {{ duckae.ae_features('sensors') }}) as score,
+        ae_feature_errors('{{ m.ref }}', {{ duckae.ae_features('sensors') }}) as feature_errors
     from windows
 ),
 

@@ -2,7 +2,7 @@
 -- column and unpacked z_1 ... z_k columns. Grain: one row per transaction.
 -- depends_on: {{ ref('transactions_autoencoder') }}
 
-{%- set m = ae_model('transactions') %}
+{%- set m = duckae.ae_model('transactions') %}
 
 with features as (
     select * from {{ ref('fct_transaction_features') }}
@@ -11,7 +11,7 @@ with features as (
 encoded as (
     select
         transaction_id,
-        ae_encode('{{ m.ref }}', {{ ae_features('transactions') }}) as latent
+        ae_encode('{{ m.ref }}', {{ duckae.ae_features('transactions') }}) as latent
     from features
 )
 
@@ -20,5 +20,5 @@ select
     '{{ m.name }}' as model_name,
     {{ m.version }} as model_version,
     latent,
-    {{ ae_latent_columns('transactions', 'latent') }}
+    {{ duckae.ae_latent_columns('transactions', 'latent') }}
 from encoded

@@ -4,7 +4,7 @@
 -- compile time (ae_model), so a run never mixes versions, and every row records it.
 -- depends_on: {{ ref('transactions_autoencoder') }}
 
-{%- set m = ae_model('transactions') %}
+{%- set m = duckae.ae_model('transactions') %}
 
 with features as (
     select * from {{ ref('fct_transaction_features') }}
@@ -14,8 +14,8 @@ scored as (
     select
         transaction_id,
         transacted_at,
-        ae_score('{{ m.ref }}', {{ ae_features('transactions') }}) as score,
-        {{ ae_reasons('transactions', 3) }} as top_reasons
+        ae_score('{{ m.ref }}', {{ duckae.ae_features('transactions') }}) as score,
+        {{ duckae.ae_reasons('transactions', 3) }} as top_reasons
     from features
 )
 

@@ -2,11 +2,11 @@
   duckae macros: build model inputs from the registry's recorded feature list, so the order of a
   feature vector always matches what the model was trained on.
 
-  ae_model(name)       -> dict(ref, name, version, features, threshold, latent_dim), resolving
+  duckae.ae_model(name)       -> dict(ref, name, version, features, threshold, latent_dim), resolving
                           'name' to its production version (else the newest) at compile time.
-  ae_features(name)    -> SQL for the model's input vector: [f1, f2, ...]::FLOAT[d]
+  duckae.ae_features(name)    -> SQL for the model's input vector: [f1, f2, ...]::FLOAT[d]
   ae_ref(name)         -> the pinned reference as a SQL string literal, e.g. 'transactions@3'
-  ae_vector(columns)   -> SQL for [c1, c2, ...]::FLOAT[d] from a list of column names
+  duckae.ae_vector(columns)   -> SQL for [c1, c2, ...]::FLOAT[d] from a list of column names
   ae_latent_columns(name, column) -> z_1, ..., z_k unpacked from a latent FLOAT[] column
   ae_reasons(name, n)  -> the n reason groups with the largest share of the score, as a list
                           of {share, reason} (ae_attributions: how much the score drops when
@@ -26,11 +26,11 @@
   {% endif %}
   {% set query %}
     with versions as (
-        select * from {{ ae_registry() }}.model_versions where name = '{{ name }}'
+        select * from {{ duckae.ae_registry() }}.model_versions where name = '{{ name }}'
     ),
     chosen as (
         select coalesce(
-            (select version from {{ ae_registry() }}.model_aliases
+            (select version from {{ duckae.ae_registry() }}.model_aliases
              where name = '{{ name }}' and alias = 'production'),
             (select max(version) from versions)
         ) as version
@@ -41,7 +41,7 @@
   {% endset %}
   {% set result = run_query(query) %}
   {% if result | length == 0 %}
-    {{ exceptions.raise_compiler_error("duckae: no model named '" ~ name ~ "' in " ~ ae_registry() ~ ".model_versions; train it first (a training model upstream, or `duckae train`)") }}
+    {{ exceptions.raise_compiler_error("duckae: no model named '" ~ name ~ "' in " ~ duckae.ae_registry() ~ ".model_versions; train it first (a training model upstream, or `duckae train`)") }}
   {% endif %}
   {% set row = result.rows[0] %}
   {# DuckDB lists arrive as Python lists or as their JSON text, depending on the adapter #}
@@ -67,9 +67,9 @@
 {%- endmacro %}
 
 {% macro ae_features(name) -%}
-  {%- set m = ae_model(name) -%}
+  {%- set m = duckae.ae_model(name) -%}
   {%- if m.inputs | length == 0 -%}
-    {{ ae_vector(m.features) }}
+    {{ duckae.ae_vector(m.features) }}
   {%- else -%}
     {#- the same SQL as training.data.vector_sql: scalars in a list, arrays concatenated -#}
     {%- set parts = [] -%}
@@ -91,22 +91,22 @@
 {%- endmacro %}
 
 {% macro ae_ref(name) -%}
-  '{{ ae_model(name).ref }}'
+  '{{ duckae.ae_model(name).ref }}'
 {%- endmacro %}
 
 {% macro ae_latent_columns(name, column='latent') -%}
-  {%- set k = ae_model(name).latent_dim -%}
+  {%- set k = duckae.ae_model(name).latent_dim -%}
   {%- for i in range(1, k + 1) %}
   {{ column }}[{{ i }}] as z_{{ i }}{% if not loop.last %},{% endif %}
   {%- endfor %}
 {%- endmacro %}
 
 {% macro ae_reasons(name, n=3) -%}
-  {%- set m = ae_model(name) -%}
+  {%- set m = duckae.ae_model(name) -%}
   list_slice(
       list_sort(
           list_transform(
-              list_zip({{ m.groups }}, ae_attributions('{{ m.ref }}', {{ ae_features(name) }})),
+              list_zip({{ m.groups }}, ae_attributions('{{ m.ref }}', {{ duckae.ae_features(name) }})),
               -- share first, so sorting the structs sorts by share
               lambda r: {'share': round(cast(r[2] as double), 4), 'reason': r[1]}
           ),
