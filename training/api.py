@@ -109,7 +109,8 @@ def fit(
     features = list(features) if features else infer_features(con, sql, [key] if key else [])
     feedback = _feedback(con, sql, key, review_queue)
     src = FeatureSource(con, feedback.get("train_sql", sql), features, key=key,
-                        val_fraction=cfg.val_fraction, split_seed=cfg.seed)
+                        val_fraction=cfg.val_fraction, split_seed=cfg.seed,
+                        ordered=cfg.ordered_reads)
     n_rows, fingerprint = src.fingerprint()
     if n_rows == 0:
         raise ValueError(f"cannot train on an empty source: {sql} has no rows")

@@ -34,6 +34,9 @@ class TrainConfig:
     scaling: str | None = None
     # None: all cores while training (DuckDB idles while torch steps).
     torch_threads: int | None = None
+    # Read rows in a deterministic order (key order, else by value hash) so a rebuilt table
+    # gives identical weights; False streams in storage order (no sort: for huge tables).
+    ordered_reads: bool = True
     # Cap on training steps per epoch (None: the whole training split each epoch).
     max_steps_per_epoch: int | None = None
 
