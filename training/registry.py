@@ -120,6 +120,10 @@ def _notify_change() -> None:
             fn()
 
 
+def _before_commit(name: str, version: int) -> None:
+    """Runs inside the registration transaction, just before COMMIT (a seam for crash tests)."""
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
@@ -222,6 +226,7 @@ def register(
         )
         if promote:
             _move_alias(cur, name, PRODUCTION, version, "promote")
+        _before_commit(name, version)
     if promote:
         _notify_change()
     trained.name, trained.version = name, version

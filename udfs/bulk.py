@@ -41,6 +41,14 @@ def score_table(
     k = quote_ident(key, "key column")
     out = quote_qualified(output, "output table")
     stage = quote_qualified(output + "__duckae_staging", "output table")
+    have = {c.lower() for c in con.sql(f"SELECT * FROM ({src}) AS s LIMIT 0").columns}
+    gone = [c.name for c in model.preprocessor.inputs if c.name.lower() not in have]
+    if gone or key.lower() not in have:
+        raise ValueError(
+            f"{source} lacks column(s) {gone + ([] if key.lower() in have else [key])} that "
+            f"{name}@{version} was trained on (it reads {[c.name for c in model.preprocessor.inputs]}); "
+            "were they renamed or dropped? Rebuild the feature table or retrain"
+        )
     total_row = first(con.execute(f"SELECT count(*) FROM ({src}) AS s"))
     total = int(total_row[0]) if total_row else 0
     bar = RowProgress(total, f"scoring {name}@{version}") if progress else None

@@ -4,6 +4,11 @@ row is never re-opened (issue: anomaly workflow)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -96,3 +101,30 @@ def test_decisions_survive_full_refresh_retrain_and_rollback(warehouse):
                          "WHERE name = 'transactions' ORDER BY seq").fetchall()
     con.close()
     assert events == [("promote", 1), ("promote", 2), ("promote", 3), ("rollback", 2)]
+
+
+def test_a_build_failing_halfway_keeps_scores_and_decisions(warehouse):
+    db, tmp = warehouse
+    con = duckdb.connect(str(db), read_only=True)
+    snapshot = [con.execute(q).fetchall() for q in (
+        "SELECT count(*), sum(score), max(model_version) FROM main.transaction_scores",
+        "SELECT * FROM review.decisions ORDER BY decision_id",
+        "SELECT count(*) FROM main.review_queue_items",
+    )]
+    con.close()
+    # A bad var makes the training rows unreadable: the python model fails mid-build and
+    # everything downstream is skipped.
+    exe = shutil.which("duckae", path=str(Path(sys.executable).parent)) or "duckae"
+    proc = subprocess.run(
+        [exe, "dbt", "--db", str(db), "build", "--vars", '{"training_cutoff": "not a date"}'],
+        capture_output=True, text=True,
+        env=dict(os.environ, DBT_TARGET_PATH=str(tmp / "target"), DBT_LOG_PATH=str(tmp / "logs")))
+    assert proc.returncode == 1 and "failed" in proc.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    after = [con.execute(q).fetchall() for q in (
+        "SELECT count(*), sum(score), max(model_version) FROM main.transaction_scores",
+        "SELECT * FROM review.decisions ORDER BY decision_id",
+        "SELECT count(*) FROM main.review_queue_items",
+    )]
+    con.close()
+    assert after == snapshot
