@@ -29,7 +29,7 @@ from training.config import TrainConfig
 from training.data import NUMERIC_TYPES, FeatureSource, arrow_to_matrix, source_sql, vector_sql
 from training.preprocessing import Preprocessor, reason_groups
 from training.refs import check_name, first, quote_ident
-from training.trainer import Callback, Trainer, torch_threads
+from training.trainer import Callback, EpochStats, History, Trainer, batch_loss, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,23 @@ def fit(
     steps = -(-n_train // cfg.batch_size)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
-    history = Trainer(cfg, callbacks).fit(
-        model,
-        lambda: src.read("train", cfg.read_batch_rows),
-        lambda: src.read("val", cfg.read_batch_rows),
-        pre.transform,
-        steps_per_epoch=steps,
-    )
+    closed_form = getattr(model, "fit_closed_form", None)
+    if closed_form is not None:  # e.g. PCA: exact, one pass, no gradient descent
+        with torch_threads(cfg.torch_threads):
+            summary = closed_form(lambda: src.read("train", cfg.read_batch_rows), pre.transform)
+            val = batch_loss(model, lambda: src.read("val", cfg.read_batch_rows), pre.transform,
+                             cfg.batch_size)
+        history = History(best_val_loss=val, seconds=0.0)
+        history.epochs.append(EpochStats(1, val, val, 0.0, int(summary["rows"])))
+        log.info("fitted %s in closed form: %s", family, summary)
+    else:
+        history = Trainer(cfg, callbacks).fit(
+            model,
+            lambda: src.read("train", cfg.read_batch_rows),
+            lambda: src.read("val", cfg.read_batch_rows),
+            pre.transform,
+            steps_per_epoch=steps,
+        )
     seconds = time.perf_counter() - t0
     trained = TrainedModel(
         family=family,

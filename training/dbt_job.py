@@ -43,6 +43,7 @@ def train_model(
     threshold: dict[str, Any] | None = None,
     review_source: duckdb.DuckDBPyRelation | None = None,
     feature_groups: dict[str, list[str]] | None = None,
+    baseline_pca: bool = False,
     promote: bool = True,
 ) -> pd.DataFrame:
     """Train ``name`` on ``source`` unless this data and config are registered; one-row frame."""
@@ -59,6 +60,12 @@ def train_model(
         feature_groups=dict(feature_groups) if feature_groups else None,
     )
     meta = registry.metadata(session, f"{name}@{result.production_version or result.version}")
+    if baseline_pca:
+        # PCA with the same code size, on the same rows, stored the same way: the baseline the
+        # reduction models compare against (`<name>_pca`).
+        train(session, f"{name}_pca", source, _as_list(features), family="pca",
+              params={"latent_dim": meta["latent_dim"]},
+              train_config=cfg | {"normalize_errors": False}, key=key, promote=True)
     return pd.DataFrame([{
         "model_name": name,
         "model_version": meta["version"],

@@ -4,6 +4,7 @@ from training import (  # noqa: F401
     contractive,
     convolutional,
     denoising,
+    pca,
     sparse,
     vanilla,
     variational,

@@ -121,6 +121,8 @@ FUNCTIONS: dict[str, SqlFunction] = {
     "ae_score": SqlFunction(kernels.score, pa.array, st.DOUBLE),
     "ae_encode": SqlFunction(kernels.encode, _list_array, FLOAT_LIST),
     "ae_reconstruct": SqlFunction(kernels.reconstruct, _list_array, FLOAT_LIST),
+    "ae_impute": SqlFunction(kernels.impute, _list_array, FLOAT_LIST),
+    "ae_reconstruction_error": SqlFunction(kernels.reconstruction_error, pa.array, st.DOUBLE),
     "ae_feature_errors": SqlFunction(kernels.feature_errors, _list_array, FLOAT_LIST),
     "ae_attributions": SqlFunction(kernels.attributions, _list_array, FLOAT_LIST),
     "ae_is_anomaly": SqlFunction(kernels.is_anomaly, pa.array, st.BOOLEAN),

@@ -70,6 +70,39 @@ def reconstruct(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     return model.preprocessor.inverse_transform(z).astype(np.float32, copy=False)
 
 
+def impute(model: TrainedModel, x: np.ndarray, iterations: int = 5) -> np.ndarray:
+    """``(n, d)`` float32: ``x`` with its missing entries (NULL/NaN) filled by the model, others
+    kept as given. Missing entries start at the training mean and are replaced by the
+    reconstruction, ``iterations`` times, so each pass sees a better guess (a model trained on
+    complete rows treats a mean-imputed gap as a real value; iterating corrects that)."""
+    check_matrix(model, x)
+    missing = np.isnan(x)
+    z = model.preprocessor.transform(x)
+    if missing.any():
+        with torch.inference_mode():
+            for i in range(0, len(z), SLICE_ROWS):
+                zs = torch.from_numpy(z[i : i + SLICE_ROWS])
+                gaps = torch.from_numpy(missing[i : i + SLICE_ROWS])
+                for _ in range(iterations):
+                    zs = torch.where(gaps, model.model.reconstruct(zs), zs)
+                z[i : i + SLICE_ROWS] = zs.numpy()
+    out = model.preprocessor.inverse_transform(z).astype(np.float32)
+    return np.where(missing, out, x).astype(np.float32)
+
+
+def reconstruction_error(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """``(n,)`` float64: plain mean squared reconstruction error in standardized units (no
+    per-feature weights), the quantity to compare across families and with PCA."""
+    check_matrix(model, x)
+    z = model.preprocessor.transform(x)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(z), SLICE_ROWS):
+            zs = torch.from_numpy(z[i : i + SLICE_ROWS])
+            out.append((model.model.reconstruct(zs) - zs).pow(2).mean(dim=1).double().numpy())
+    return np.concatenate(out) if out else np.empty(0)
+
+
 def feature_errors(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     """``(n, d)`` float32: each feature's share of the row's score (rows sum to 1)."""
     e = _forward(model, x, "weighted_errors").reshape(len(x), model.input_dim).astype(np.float64)

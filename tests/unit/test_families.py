@@ -169,3 +169,30 @@ def test_every_family_round_trips_through_the_registry(con, digits, family):
     udfs.register(con)
     got = con.execute(f"SELECT ae_score('{family}', x) FROM data ORDER BY id LIMIT 5").fetchall()
     assert np.allclose([g[0] for g in got], kernels.score(m, digits[:5]))
+
+
+def test_pca_family_matches_numpy_pca_and_round_trips(con, digits):
+    train, test = digits[:1500], digits[1500:]
+    m = train_on(con, train, "pca", {"latent_dim": 10}, normalize_errors=False, latent_clip_quantile=0,
+                 val_fraction=0.01)
+    ours = model_heldout_mse(m, test)
+    ref = pca_heldout_mse(train, test, 10)
+    assert abs(ours - ref) < 0.02 * ref, (ours, ref)
+    axes = m.model.axes.detach().numpy()
+    assert np.allclose(axes.T @ axes, np.eye(10), atol=1e-4)  # orthonormal
+    registry.register(con, "p", m)
+    assert np.array_equal(kernels.encode(registry.load(con, "p"), test), kernels.encode(m, test))
+
+
+def test_impute_fills_only_the_gaps_and_beats_the_mean(con, digits):
+    m = train_on(con, digits[:1500], "vanilla", {"hidden": [64], "latent_dim": 12}, epochs=40,
+                 scaling="global")
+    test = digits[1500:].copy()
+    rng = np.random.default_rng(0)
+    gaps = rng.random(test.shape) < 0.15
+    filled = kernels.impute(m, np.where(gaps, np.nan, test))
+    assert np.array_equal(filled[~gaps], test[~gaps])  # given values kept exactly
+    mean_fill = np.nanmean(np.where(gaps, np.nan, test), axis=0)
+    err_model = float(((filled - test)[gaps] ** 2).mean())
+    err_mean = float(((np.broadcast_to(mean_fill, test.shape) - test)[gaps] ** 2).mean())
+    assert err_model < 0.7 * err_mean, (err_model, err_mean)

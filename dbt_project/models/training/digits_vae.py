@@ -1,4 +1,4 @@
-"""Trains (or reuses) the model configured in digits_vae.yml inside `dbt build`.
+"""Trains (or reuses) the model configured for digits_vae in _training_models.yml inside `dbt build`.
 
 The fit happens only when the feature data's fingerprint or the config changed since the
 newest registered version; otherwise the existing version is reused, so a second `dbt build`

@@ -4,8 +4,9 @@ The fit happens only when the training rows' fingerprint, the config or the anal
 decisions changed since the newest registered version; otherwise the existing version is
 reused, so a second `dbt build` with nothing changed does not retrain. Rows confirmed as
 anomalies in the `transactions` review queue are left out of training, and the threshold is
-calibrated on the reviewed rows (max F1) once there are enough of them. The output is one row
-describing the version in use.
+calibrated on the reviewed rows (max F1) once there are enough of them. A PCA baseline with the
+same code size (`transactions_pca`) is fitted on the same rows. The output is one row describing
+the version in use.
 """
 
 
@@ -26,4 +27,5 @@ def model(dbt, session):
         threshold=dbt.config.get("ae_threshold"),
         review_source=dbt.ref("fct_transaction_features"),
         feature_groups=dbt.config.get("ae_feature_groups"),
+        baseline_pca=dbt.config.get("ae_baseline_pca", False),
     )
