@@ -112,6 +112,7 @@ class SqlFunction:
             return self.to_arrow(self.kernel(model, x))
 
         def udf(models: pa.ChunkedArray, args: pa.ChunkedArray) -> pa.Array:
+            store.count_call(len(models))
             return _by_model(store, _single(models), run, _single(args))
 
         return udf

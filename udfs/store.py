@@ -28,6 +28,9 @@ class ModelStore:
         self._resolved: dict[str, tuple[tuple[str, int], float]] = {}
         self.alias_ttl_s = alias_ttl_s
         self.loads = 0
+        # UDF calls and the rows they carried (DuckDB hands at most 2048 rows per call)
+        self.calls = 0
+        self.rows = 0
         registry.on_change(self.invalidate)
 
     def resolve(self, ref: str) -> tuple[str, int]:
@@ -52,6 +55,10 @@ class ModelStore:
                     self._models[key] = model
                     self.loads += 1
         return model
+
+    def count_call(self, rows: int) -> None:
+        self.calls += 1
+        self.rows += rows
 
     def invalidate(self) -> None:
         """Forget resolutions and loaded models (after a promote, rollback or threshold change
