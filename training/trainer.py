@@ -122,9 +122,12 @@ class Trainer:
                 model.train()
                 rng = np.random.default_rng([cfg.seed, epoch])
                 total, rows = 0.0, 0
-                batches = shuffled_batches(train_chunks(), cfg.batch_size, cfg.shuffle_buffer, rng)
+                # standardize whole chunks as they stream in (one numpy pass per 64k rows, not
+                # per minibatch), then shuffle and cut minibatches
+                chunks = (transform(c) for c in train_chunks())
+                batches = shuffled_batches(chunks, cfg.batch_size, cfg.shuffle_buffer, rng)
                 for steps, xb in enumerate(batches, start=1):
-                    x = torch.from_numpy(transform(xb))  # (batch, d), standardized
+                    x = torch.from_numpy(xb)  # (batch, d), standardized
                     loss = model.loss(x)
                     if not torch.isfinite(loss):
                         raise FloatingPointError(
