@@ -108,8 +108,8 @@ if has_labels:
         print(f"{name:>10} {ref}: ROC-AUC {scores[ref]:.4f}")
     winner = max(scores, key=lambda r: scores[r])
 else:  # no labels: the lower held-out reconstruction error wins
-    winner = min((refs[f] for f in candidates), key=lambda r: model_heldout_mse(
-        candidates[next(f for f in candidates if refs[f] == r)], held_out))
+    best = min(candidates, key=lambda f: model_heldout_mse(candidates[f], held_out))
+    winner = refs[best]
 registry.promote(con, MODEL, int(winner.split("@")[1]))
 print(f"production -> {winner}")
 for ref in {refs["vanilla"], refs["denoising"]}:

@@ -82,8 +82,6 @@ def score_table(
     # One scoring thread per core, torch single-threaded in each (torch releases the GIL):
     # the same parallelism DuckDB gives the SQL functions, with larger batches and no per-call
     # overhead. Batches are written in order; at most two per worker are in flight.
-    threads = torch_threads(1)
-    threads.__enter__()
     try:
         cur.execute("BEGIN TRANSACTION")
         cur.execute(f"DROP TABLE IF EXISTS {stage}")
@@ -94,7 +92,7 @@ def score_table(
         # constant columns are added by DuckDB, not built row by row in Python
         select = ("SELECT key, ? AS model_name, CAST(? AS INTEGER) AS model_version, score, "
                   "percentile, is_anomaly FROM _batch")
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with torch_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
             pending: deque[Future[pa.Table]] = deque()
             batches = iter(reader)
             while True:
@@ -127,7 +125,6 @@ def score_table(
         cur.execute("ROLLBACK")
         raise
     finally:
-        threads.__exit__(None, None, None)
         cur.close()
         if bar:
             bar.close()
