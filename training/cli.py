@@ -330,6 +330,8 @@ def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
     if epochs is not None:
         args += ["--vars", json.dumps({"ae_epochs": epochs})]
     _dbt(args, project_dir, db)
+    from training.report import report_dir, write_report
+
     con = _connect(db, read_only=True)
     try:
         queue = con.sql(
@@ -351,12 +353,6 @@ def demo(db: str, rows: int, seed: int, sensor_windows: int, epochs: int | None,
             "max(psi) FILTER (WHERE after_training_window) FROM main.monitor_score_drift"))
         denoise = first(con.sql("SELECT avg(noisy_mse), avg(denoised_mse) FROM main.digits_denoised"))
         n_samples = first(con.sql("SELECT count(*) FROM main.digit_samples"))
-    finally:
-        con.close()
-    from training.report import report_dir, write_report
-
-    con = _connect(db, read_only=True)
-    try:
         labels = {
             "transactions": "SELECT transaction_id, coalesce(anomaly_kind, 'normal') "
                             "FROM raw.transaction_labels",

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from training.artifact import WEIGHTS_FORMAT, TrainedModel
+from training.artifact import WEIGHTS_FORMAT, TrainedModel, UnsafeWeightsError
 from training.preprocessing import Preprocessor
 from training.refs import ModelRef, ModelRefError, check_name, first, parse_ref
 
@@ -349,14 +349,10 @@ def load(con: duckdb.DuckDBPyConnection, ref: str | ModelRef) -> TrainedModel:
     assert got is not None
     weights, fmt = got
     if fmt != WEIGHTS_FORMAT:
-        from training.artifact import UnsafeWeightsError
-
         raise UnsafeWeightsError(
             f"weights of {what} are stored as {fmt!r}; only {WEIGHTS_FORMAT!r} is ever loaded"
         )
     if hashlib.sha256(bytes(weights)).hexdigest() != meta["weights_sha256"]:
-        from training.artifact import UnsafeWeightsError
-
         raise UnsafeWeightsError(
             f"weights of {what} do not match their recorded sha256; the row was altered "
             "after registration, refusing to load it"

@@ -93,14 +93,8 @@ def impute(model: TrainedModel, x: np.ndarray, iterations: int = 5) -> np.ndarra
 def reconstruction_error(model: TrainedModel, x: np.ndarray) -> np.ndarray:
     """``(n,)`` float64: plain mean squared reconstruction error in standardized units (no
     per-feature weights), the quantity to compare across families and with PCA."""
-    check_matrix(model, x)
-    z = model.preprocessor.transform(x)
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(z), SLICE_ROWS):
-            zs = torch.from_numpy(z[i : i + SLICE_ROWS])
-            out.append((model.model.reconstruct(zs) - zs).pow(2).mean(dim=1).double().numpy())
-    return np.concatenate(out) if out else np.empty(0)
+    e = _forward(model, x, "feature_errors").reshape(len(x), model.input_dim)
+    return e.mean(axis=1, dtype=np.float64)
 
 
 def feature_errors(model: TrainedModel, x: np.ndarray) -> np.ndarray:

@@ -103,15 +103,22 @@ def test_decisions_survive_full_refresh_retrain_and_rollback(warehouse):
     assert events == [("promote", 1), ("promote", 2), ("promote", 3), ("rollback", 2)]
 
 
-def test_a_build_failing_halfway_keeps_scores_and_decisions(warehouse):
-    db, tmp = warehouse
+def _snapshot(db):
+    """Scores, decisions and queue size: what a failed build must leave as it was."""
     con = duckdb.connect(str(db), read_only=True)
-    snapshot = [con.execute(q).fetchall() for q in (
+    try:
+        return [con.execute(q).fetchall() for q in (
         "SELECT count(*), sum(score), max(model_version) FROM main.transaction_scores",
         "SELECT * FROM review.decisions ORDER BY decision_id",
         "SELECT count(*) FROM main.review_queue_items",
     )]
-    con.close()
+    finally:
+        con.close()
+
+
+def test_a_build_failing_halfway_keeps_scores_and_decisions(warehouse):
+    db, tmp = warehouse
+    snapshot = _snapshot(db)
     # A bad var makes the training rows unreadable: the python model fails mid-build and
     # everything downstream is skipped.
     exe = shutil.which("duckae", path=str(Path(sys.executable).parent)) or "duckae"
@@ -120,11 +127,4 @@ def test_a_build_failing_halfway_keeps_scores_and_decisions(warehouse):
         capture_output=True, text=True,
         env=dict(os.environ, DBT_TARGET_PATH=str(tmp / "target"), DBT_LOG_PATH=str(tmp / "logs")))
     assert proc.returncode == 1 and "failed" in proc.stderr
-    con = duckdb.connect(str(db), read_only=True)
-    after = [con.execute(q).fetchall() for q in (
-        "SELECT count(*), sum(score), max(model_version) FROM main.transaction_scores",
-        "SELECT * FROM review.decisions ORDER BY decision_id",
-        "SELECT count(*) FROM main.review_queue_items",
-    )]
-    con.close()
-    assert after == snapshot
+    assert _snapshot(db) == snapshot

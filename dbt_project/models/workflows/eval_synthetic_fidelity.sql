@@ -30,12 +30,15 @@ stats as (
     from real
 ),
 
-long as (
-    unpivot (select {{ features | join(', ') }}, 1 as is_real from real)
-        on {{ features | join(', ') }} into name feature value value
+rows as (
+    -- both sides in one shape: is_real, a row id, the features
+    select 1 as is_real, row_number() over () as rid, {{ features | join(', ') }} from real
     union all
-    unpivot (select {{ features | join(', ') }}, 0 as is_real from synthetic)
-        on {{ features | join(', ') }} into name feature value value
+    select 0, seed, {{ features | join(', ') }} from synthetic
+),
+
+long as (
+    unpivot rows on {{ features | join(', ') }} into name feature value value
 ),
 
 cdfs as (
@@ -52,32 +55,10 @@ ks as (
     from cdfs group by feature
 ),
 
-real_rows as (
-    select row_number() over () as rid, * from real
-),
-
-synthetic_rows as (
-    select seed as rid, * exclude (seed, model_version) from synthetic
-),
-
 pairs as (
-    select
-        a.feature as f1, b.feature as f2, a.is_real,
-        corr(a.value, b.value) as r
-    from (
-        unpivot (select rid, 1 as is_real, {{ features | join(', ') }} from real_rows)
-            on {{ features | join(', ') }} into name feature value value
-        union all
-        unpivot (select rid, 0 as is_real, {{ features | join(', ') }} from synthetic_rows)
-            on {{ features | join(', ') }} into name feature value value
-    ) a
-    inner join (
-        unpivot (select rid, 1 as is_real, {{ features | join(', ') }} from real_rows)
-            on {{ features | join(', ') }} into name feature value value
-        union all
-        unpivot (select rid, 0 as is_real, {{ features | join(', ') }} from synthetic_rows)
-            on {{ features | join(', ') }} into name feature value value
-    ) b on a.rid = b.rid and a.is_real = b.is_real and a.feature < b.feature
+    select a.feature as f1, b.feature as f2, a.is_real, corr(a.value, b.value) as r
+    from long a
+    inner join long b on a.rid = b.rid and a.is_real = b.is_real and a.feature < b.feature
     group by all
 ),
 
@@ -94,29 +75,19 @@ correlation_gap as (
 ),
 
 standardized as (
-    select 'train' as part, rid, [
+    -- real rows: four in five are the reference ("train"), 500 of the rest are "holdout";
+    -- 1,000 synthetic rows are compared against the same reference
+    select
+        case when is_real = 0 then 'synthetic' when rid % 5 <> 0 then 'train' else 'holdout' end
+            as part,
+        rid,
+        [
         {%- for f in features -%}
         coalesce(({{ f }} - stats.mean_{{ f }}) / stats.sd_{{ f }}, 0){% if not loop.last %}, {% endif %}
         {%- endfor -%}
-    ]::float[{{ n }}] as v
-    from real_rows cross join stats
-    where rid % 5 <> 0
-    union all
-    select 'holdout', rid, [
-        {%- for f in features -%}
-        coalesce(({{ f }} - stats.mean_{{ f }}) / stats.sd_{{ f }}, 0){% if not loop.last %}, {% endif %}
-        {%- endfor -%}
-    ]::float[{{ n }}]
-    from real_rows cross join stats
-    where rid % 5 = 0 and rid <= 5 * 500
-    union all
-    select 'synthetic', rid, [
-        {%- for f in features -%}
-        coalesce(({{ f }} - stats.mean_{{ f }}) / stats.sd_{{ f }}, 0){% if not loop.last %}, {% endif %}
-        {%- endfor -%}
-    ]::float[{{ n }}]
-    from synthetic_rows cross join stats
-    where rid < 1000
+        ]::float[{{ n }}] as v
+    from rows cross join stats
+    where (is_real = 1 and (rid % 5 <> 0 or rid <= 5 * 500)) or (is_real = 0 and rid < 1000)
 ),
 
 nearest as (
