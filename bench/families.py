@@ -92,9 +92,12 @@ def main() -> None:
                         for _, g in r.groupby(["machine_id", "w"])]).astype(np.float32)
     m, s = timed(lambda: fit_matrix(con, windows, "convolutional", {"input_shape": [4, WINDOW],
                                     "channels": [16, 32], "kernel_size": 5, "latent_dim": 12},
-                                    epochs=40, contamination=0.05))
+                                    epochs=40, contamination=0.05, latent_density=False))
     auc = roc_auc_score(labels["is_fault"], kernels.score(m, windows))
-    rows.append(("convolutional 1-D", "sensor windows 4x64", s, "fault ROC-AUC", auc, ">= 0.90"))
+    # Reconstruction-only score, as the demo's sensor model: faulty windows have typical codes,
+    # so the default latent density term dilutes the signal (it gives about 0.93 here).
+    rows.append(("convolutional 1-D", "sensor windows 4x64", s,
+                 "fault ROC-AUC (reconstruction score)", auc, ">= 0.90"))
 
     conv, s = timed(lambda: fit_matrix(con, tr, "convolutional", {"input_shape": [1, 8, 8],
                                        "channels": [16, 32], "latent_dim": 10}, epochs=60))

@@ -18,6 +18,9 @@ from training.preprocessing import Preprocessor
 WEIGHTS_FORMAT = "safetensors"
 
 
+OPTIONAL_BUFFERS = ("density_center", "density_whiten", "score_weight")
+
+
 class UnsafeWeightsError(ValueError):
     """Weight bytes that are not plain safetensors (for instance a pickle) are never loaded."""
 
@@ -115,6 +118,8 @@ class TrainedModel:
         model = build_model(family, params, input_dim)
         state = weights_from_bytes(weights, what)
         missing, unexpected = model.load_state_dict(state, strict=False)
+        # Versions saved before the latent density term existed score by reconstruction only.
+        missing = [m for m in missing if m not in OPTIONAL_BUFFERS]
         if missing or unexpected:
             raise UnsafeWeightsError(
                 f"weights of {what} do not fit a {family} model with {params}: "

@@ -29,6 +29,10 @@ class TrainConfig:
     # Score = mean of squared errors weighted by 1 / each feature's typical held-out error.
     # False: plain mean squared error in standardized units.
     normalize_errors: bool = True
+    # Score += the squared Mahalanobis distance of the row's latent code from the training
+    # codes (robust centre and covariance), each term in units of its median on training rows.
+    # False: reconstruction only. See Autoencoder.calibrate_density.
+    latent_density: bool = True
     # Input standardization: "feature", "channel" or "global"; None: the family's default
     # (per feature; per channel for convolutional models).
     scaling: str | None = None

@@ -21,7 +21,7 @@ from training.base import Autoencoder, FamilyConfig, register_family
 
 @dataclasses.dataclass
 class PCAConfig(FamilyConfig):
-    latent_dim: int = 8
+    latent_dim: int | None = None  # None: default_latent_dim(input_dim)
 
 
 @register_family
@@ -32,13 +32,13 @@ class PCAAutoencoder(Autoencoder):
 
     def __init__(self, config: PCAConfig) -> None:
         super().__init__(config)
-        if not 1 <= config.latent_dim <= config.input_dim:
+        if not 1 <= self.latent_dim <= config.input_dim:
             raise ValueError(f"latent_dim must be in [1, {config.input_dim}] for PCA, got "
-                             f"{config.latent_dim}")
+                             f"{self.latent_dim}")
         self.center = nn.Parameter(torch.zeros(config.input_dim), requires_grad=False)
-        self.axes = nn.Parameter(torch.eye(config.input_dim)[:, : config.latent_dim],
+        self.axes = nn.Parameter(torch.eye(config.input_dim)[:, : self.latent_dim],
                                  requires_grad=False)  # (d, k), orthonormal columns
-        self.explained = nn.Parameter(torch.zeros(config.latent_dim), requires_grad=False)
+        self.explained = nn.Parameter(torch.zeros(self.latent_dim), requires_grad=False)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:  # (n, d) -> (n, k)
         return (x - self.center) @ self.axes
@@ -61,7 +61,7 @@ class PCAAutoencoder(Autoencoder):
         mean = total / n
         cov = outer / n - np.outer(mean, mean)
         values, vectors = np.linalg.eigh(cov)  # ascending
-        order = np.argsort(values)[::-1][: self.config.latent_dim]
+        order = np.argsort(values)[::-1][: self.latent_dim]
         with torch.no_grad():
             self.center.copy_(torch.from_numpy(mean).float())
             self.axes.copy_(torch.from_numpy(vectors[:, order]).float())

@@ -12,7 +12,7 @@ from training.base import Autoencoder, FamilyConfig, activation, mlp, register_f
 @dataclasses.dataclass
 class VanillaConfig(FamilyConfig):
     hidden: list[int] = dataclasses.field(default_factory=lambda: [64, 32])
-    latent_dim: int = 8
+    latent_dim: int | None = None  # None: default_latent_dim(input_dim)
     activation: str = "gelu"
 
 
@@ -23,10 +23,10 @@ class VanillaAutoencoder(Autoencoder):
 
     def __init__(self, config: VanillaConfig) -> None:
         super().__init__(config)
-        if config.latent_dim < 1:
-            raise ValueError(f"latent_dim must be at least 1, got {config.latent_dim}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
         act = activation(config.activation)
-        sizes = [config.input_dim, *config.hidden, config.latent_dim]
+        sizes = [config.input_dim, *config.hidden, self.latent_dim]
         # The code layer is linear: the latent is an unconstrained coordinate system.
         self.encoder = mlp(sizes, act, last_activation=False)
         self.decoder = mlp(sizes[::-1], act, last_activation=False)

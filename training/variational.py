@@ -28,7 +28,7 @@ SCORES = ("reconstruction", "elbo")
 @dataclasses.dataclass
 class VariationalConfig(FamilyConfig):
     hidden: list[int] = dataclasses.field(default_factory=lambda: [64, 32])
-    latent_dim: int = 8
+    latent_dim: int | None = None  # None: default_latent_dim(input_dim)
     activation: str = "gelu"
     beta: float = 1.0
     warmup_epochs: int = 10
@@ -52,9 +52,9 @@ class VariationalAutoencoder(Autoencoder):
         act = activation(config.activation)
         trunk = [config.input_dim, *config.hidden]
         self.trunk = mlp(trunk, act, last_activation=True)
-        self.mu = nn.Linear(trunk[-1], config.latent_dim)
-        self.logvar = nn.Linear(trunk[-1], config.latent_dim)
-        self.decoder = mlp([config.latent_dim, *config.hidden[::-1], config.input_dim], act,
+        self.mu = nn.Linear(trunk[-1], self.latent_dim)
+        self.logvar = nn.Linear(trunk[-1], self.latent_dim)
+        self.decoder = mlp([self.latent_dim, *config.hidden[::-1], config.input_dim], act,
                            last_activation=False)
         # log of the decoder's noise scale per feature (standardized units)
         self.log_scale = nn.Parameter(torch.zeros(config.input_dim),
@@ -105,7 +105,7 @@ class VariationalAutoencoder(Autoencoder):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` standardized samples from the generative model (decoder noise included)."""
-        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        z = torch.randn(n, self.latent_dim, generator=generator)
         mean = self.decode(z)
         noise = torch.randn(n, self.config.input_dim, generator=generator)
         return mean + noise * torch.exp(self.log_scale)

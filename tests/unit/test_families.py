@@ -126,10 +126,10 @@ def test_conv1d_finds_the_sensor_faults(con):
     ])
     m = train_on(con, windows, "convolutional",
                  {"input_shape": [4, WINDOW], "channels": [16, 32], "kernel_size": 5, "latent_dim": 12},
-                 epochs=40, contamination=0.05)
+                 epochs=40, contamination=0.05, latent_density=False)  # as the demo's sensor model
     s = kernels.score(m, windows.astype(np.float32))
     auc = roc_auc_score(labels["is_fault"].to_numpy(), s)
-    assert auc >= 0.90, auc
+    assert auc >= 0.95, auc
 
 
 def test_conv2d_beats_a_dense_model_of_the_same_size(con, digits):
