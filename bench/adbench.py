@@ -230,7 +230,7 @@ def main() -> None:
             log.info("[%d/%d] %-20s %-16s seed %d  ROC-AUC %.3f  %.1fs", i, len(todo),
                      r["method"], r["dataset"], r["seed"], r["roc_auc"], r["seconds"])
             cache_path.write_text(json.dumps(results, indent=1))
-    methods = [m for m in args.methods]
+    methods = args.methods
     table, med = _table([r for r in results if r["seed"] in args.seeds], methods, datasets)
     print(table)
     if DEFAULT in methods and "pyod_ae" in methods:

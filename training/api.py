@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -175,11 +174,9 @@ def fit(
             model.calibrate_errors(_stream(trained, src, reference, cfg.read_batch_rows,
                                            model.feature_errors, 1_000_000))
         if cfg.latent_density:
-            k = math.prod(model.latent_shape)
-            both = _stream(trained, src, "train", cfg.read_batch_rows, lambda x: torch.cat(
-                [model.encode(x).reshape(len(x), -1), model.weighted_errors(x).mean(1, keepdim=True)],
-                dim=1), 1_000_000)  # (n, k + 1): codes, reconstruction term
-            model.calibrate_density(both[:, :k], both[:, k])
+            both = _stream(trained, src, "train", cfg.read_batch_rows, lambda x: torch.column_stack(
+                model.score_terms(x)), 1_000_000)  # (n, k + 1): codes, reconstruction term
+            model.calibrate_density(both[:, :-1], both[:, -1])
         ref_scores = _stream(trained, src, reference, cfg.read_batch_rows,
                              model.score).double().numpy()
     trained.reference_quantiles = np.quantile(ref_scores, np.linspace(0, 1, N_QUANTILES)).tolist()

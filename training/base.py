@@ -135,18 +135,27 @@ class Autoencoder(nn.Module):
 
     def feature_errors(self, x: torch.Tensor) -> torch.Tensor:  # (n, d) -> (n, d)
         """Squared reconstruction error of each feature, in standardized units."""
-        return (self.reconstruct(x) - x).pow(2)
+        return self._errors_from_code(x, self.encode(x))
+
+    def _errors_from_code(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:  # -> (n, d)
+        """``feature_errors`` of ``x`` given its code ``z`` (so one encode serves two terms)."""
+        return (self.decode(self.clamp_latent(z)) - x).pow(2)
 
     def weighted_errors(self, x: torch.Tensor) -> torch.Tensor:  # (n, d) -> (n, d)
         """Squared errors scaled by each feature's typical held-out error; the score's terms."""
         return self.feature_errors(x) * self.error_weight
 
+    def score_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(codes (n, k) flat, reconstruction term (n,))``: what ``score`` combines."""
+        z = self.encode(x)
+        reconstruction = (self._errors_from_code(x, z) * self.error_weight).mean(dim=1)
+        return z.reshape(len(z), -1), reconstruction
+
     def score(self, x: torch.Tensor) -> torch.Tensor:  # (n, d) -> (n,)
         """Mean weighted squared reconstruction error per row, plus the latent density term
         when calibrated (see ``score_weight``); higher is more anomalous."""
-        z = self.encode(x)  # (n, *latent_shape), computed once for both terms
-        errors = (self.decode(self.clamp_latent(z)) - x).pow(2) * self.error_weight
-        s = errors.mean(dim=1) * self.score_weight[0]
+        z, reconstruction = self.score_terms(x)
+        s = reconstruction * self.score_weight[0]
         if self.density_on:
             s = s + self.latent_distance(z) * self.score_weight[1]
         return s
@@ -157,7 +166,7 @@ class Autoencoder(nn.Module):
 
     def latent_distance(self, z: torch.Tensor) -> torch.Tensor:  # (n, *latent_shape) -> (n,)
         """Squared Mahalanobis distance of codes from the calibrated centre."""
-        return ((z.reshape(len(z), -1) - self.density_center) @ self.density_whiten).pow(2).sum(1)
+        return _mahalanobis(z.reshape(len(z), -1), self.density_center, self.density_whiten)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:  # (n, d) -> ()
         return self.feature_errors(x).mean()
@@ -195,13 +204,13 @@ class Autoencoder(nn.Module):
             self.score_weight.copy_(torch.tensor([1.0, 0.0]))
             return
         center, whiten = _whitening(z)
-        dist = ((z - center) @ whiten).pow(2).sum(1)
+        dist = _mahalanobis(z, center, whiten)
         keep = dist <= torch.quantile(dist, 1 - trim)
         if int(keep.sum()) >= 2:
             center, whiten = _whitening(z[keep])
+            dist = _mahalanobis(z, center, whiten)
         self.density_center.copy_(center.float())
         self.density_whiten.copy_(whiten.float())
-        dist = ((z - center) @ whiten).pow(2).sum(1)
         typical = (float(recon.double().median()), float(dist.median()))
         self.score_weight.copy_(torch.tensor([1.0 / max(t, 1e-12) for t in typical]))
 
@@ -219,6 +228,11 @@ class Autoencoder(nn.Module):
 
 
 FAMILIES: dict[str, type[Autoencoder]] = {}
+
+
+def _mahalanobis(z: torch.Tensor, center: torch.Tensor, whiten: torch.Tensor) -> torch.Tensor:
+    """Squared Mahalanobis distances (n,) of flat codes ``z`` (n, k); see ``_whitening``."""
+    return ((z - center) @ whiten).pow(2).sum(1)
 
 
 def _whitening(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from training.artifact import TrainedModel
+from training.artifact import OPTIONAL_BUFFERS, TrainedModel
 from training.base import build_model, default_latent_dim
 from training.evaluate import fit_matrix
 from udfs import kernels
@@ -76,8 +76,7 @@ def test_density_centre_ignores_the_anomalies_in_the_training_table(con):
 def test_versions_saved_before_the_density_term_still_load(con):
     m = fit_matrix(con, correlated(500, 0), "vanilla", {"latent_dim": 2}, torch_threads=1,
                    epochs=3, latent_density=False)
-    state = {k: v for k, v in m.model.state_dict().items()
-             if k not in ("density_center", "density_whiten", "score_weight")}
+    state = {k: v for k, v in m.model.state_dict().items() if k not in OPTIONAL_BUFFERS}
     from safetensors.torch import save
 
     old = TrainedModel.from_parts("vanilla", m.params, m.input_dim, save(state), "demo@1",
